@@ -1,0 +1,128 @@
+"""PSF <-> OTF conversion and PSF validation (the one convention of DESIGN §1).
+
+A PSF is non-negative, sums to 1 and has its centre at pixel ``k // 2`` on each
+axis. Its optical transfer function on a grid of ``shape`` is obtained by
+zero-padding the PSF to ``shape``, rolling it by ``-(k // 2)`` on each axis (so
+that the centre lands on the origin) and taking ``rfftn`` over those axes. This
+is exactly scikit-image's ``ir2tf`` (``is_real=True``) and KAIR's ``p2o``.
+
+Examples
+--------
+>>> import numpy as np
+>>> from hybrid_deblur.psf import psf2otf, otf2psf
+>>> k = np.zeros((3, 3)); k[1, 1] = 1.0          # a centred delta
+>>> H = psf2otf(k, (8, 8))
+>>> np.allclose(H, 1.0)
+True
+>>> np.allclose(otf2psf(H, (3, 3), shape=(8, 8)), k)
+True
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import backend as B
+
+__all__ = ["psf2otf", "otf2psf", "validate_psf"]
+
+
+def validate_psf(psf: Any, *, name: str = "psf", ndim: int | None = None,
+                 image_shape: Sequence[int] | None = None, normalize: bool = False):
+    """Check a PSF and return it as a float array of its own library.
+
+    Raises
+    ------
+    ValueError
+        When the PSF holds NaN/inf, negative values, sums to zero, has fewer than
+        ``ndim`` axes, or is larger than ``image_shape`` on a spatial axis.
+    TypeError
+        When it is not a real numeric array.
+    """
+    psf = B.as_float(psf, name=name)
+    nd = 2 if ndim is None else int(ndim)
+    if psf.ndim < nd:
+        raise ValueError(
+            f"{name} must have at least {nd} axes (the last {nd} are spatial); "
+            f"got shape {tuple(psf.shape)}"
+        )
+    if any(int(n) == 0 for n in psf.shape):
+        raise ValueError(f"{name} is empty (shape {tuple(psf.shape)}); a PSF needs >= 1 pixel")
+    B.check_finite(psf, name)
+    mn = float(psf.min())
+    if mn < -1e-12 * max(float(abs(psf).max()), 1e-300):
+        raise ValueError(
+            f"{name} has negative values (min {mn:.3g}); a PSF must be non-negative. "
+            "Clip it (np.clip(psf, 0, None)) or use psf.normalize(psf, clip=True)."
+        )
+    total = psf.sum(axis=tuple(range(-nd, 0))) if not B.is_torch(psf) else psf.sum(
+        dim=tuple(range(-nd, 0)))
+    if float(abs(total).min()) <= 0:
+        raise ValueError(f"{name} sums to zero (all-zero kernel); it must have positive energy")
+    if image_shape is not None:
+        ks = tuple(int(v) for v in psf.shape[-nd:])
+        ims = tuple(int(v) for v in image_shape[-nd:])
+        if any(k > n for k, n in zip(ks, ims)):
+            raise ValueError(
+                f"{name} of spatial shape {ks} is larger than the image {ims}; "
+                "the PSF must fit inside the image on every axis"
+            )
+    if normalize:
+        if B.is_torch(psf):
+            psf = psf / total[(...,) + (None,) * nd]
+        else:
+            psf = psf / total[(...,) + (None,) * nd]
+    return psf
+
+
+def psf2otf(psf: Any, shape: Sequence[int], *, ndim: int | None = None):
+    """Optical transfer function of ``psf`` on a grid of spatial ``shape``.
+
+    Parameters
+    ----------
+    psf : array, shape (..., k1, ..., kd)
+        The PSF (NumPy, CuPy or torch; torch keeps autograd). Leading axes are
+        batch/channel axes and are kept.
+    shape : sequence of int
+        The spatial grid (d values), each >= the PSF size.
+    ndim : int, optional
+        Number of spatial axes d (default ``len(shape)``).
+
+    Returns
+    -------
+    otf : complex array, shape (..., n1, ..., nd // 2 + 1)
+        ``rfftn`` of the zero-padded PSF rolled by ``-(k // 2)``.
+
+    Notes
+    -----
+    With :math:`c = \\lfloor k/2 \\rfloor`, circular convolution
+    ``irfftn(rfftn(x) * otf)`` computes
+    :math:`y_i = \\sum_j k_j\\, x_{(i - j + c) \\bmod n}`, i.e. true convolution
+    centred on pixel ``c`` of the kernel.
+    """
+    shape = tuple(int(v) for v in shape)
+    nd = len(shape) if ndim is None else int(ndim)
+    if len(shape) != nd:
+        raise ValueError(f"shape must have {nd} entries, got {shape}")
+    ks = tuple(int(v) for v in psf.shape[-nd:])
+    if any(k > n for k, n in zip(ks, shape)):
+        raise ValueError(f"psf of spatial shape {ks} is larger than the OTF grid {shape}")
+    lead = tuple(int(v) for v in psf.shape[:-nd])
+    big = B.zeros_like_shape(psf, lead + shape)
+    big[(...,) + tuple(slice(0, k) for k in ks)] = psf
+    xp = B.namespace(big)
+    big = xp.roll(big, shift=tuple(-(k // 2) for k in ks), axis=tuple(range(-nd, 0)))
+    return B.rfftn(big, axes=tuple(range(-nd, 0)))
+
+
+def otf2psf(otf: Any, psf_shape: Sequence[int], *, shape: Sequence[int]):
+    """Inverse of :func:`psf2otf`: the ``psf_shape`` PSF whose OTF on ``shape`` is ``otf``."""
+    shape = tuple(int(v) for v in shape)
+    nd = len(shape)
+    ks = tuple(int(v) for v in psf_shape)
+    big = B.irfftn(otf, s=shape, axes=tuple(range(-nd, 0)))
+    xp = B.namespace(big)
+    big = xp.roll(big, shift=tuple(k // 2 for k in ks), axis=tuple(range(-nd, 0)))
+    return big[(...,) + tuple(slice(0, k) for k in ks)]
