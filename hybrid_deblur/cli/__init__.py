@@ -1,0 +1,1 @@
+"""Command-line interface ``hybrid-deblur`` (one module per sub-command)."""
