@@ -50,16 +50,17 @@ def validate_psf(psf: Any, *, name: str = "psf", ndim: int | None = None,
         )
     if any(int(n) == 0 for n in psf.shape):
         raise ValueError(f"{name} is empty (shape {tuple(psf.shape)}); a PSF needs >= 1 pixel")
-    B.check_finite(psf, name)
-    mn = float(psf.min())
-    if mn < -1e-12 * max(float(abs(psf).max()), 1e-300):
+    chk = psf.detach() if B.is_torch(psf) else psf
+    B.check_finite(chk, name)
+    mn = float(chk.min())
+    if mn < -1e-12 * max(float(abs(chk).max()), 1e-300):
         raise ValueError(
             f"{name} has negative values (min {mn:.3g}); a PSF must be non-negative. "
             "Clip it (np.clip(psf, 0, None)) or use psf.normalize(psf, clip=True)."
         )
     total = psf.sum(axis=tuple(range(-nd, 0))) if not B.is_torch(psf) else psf.sum(
         dim=tuple(range(-nd, 0)))
-    if float(abs(total).min()) <= 0:
+    if float(abs(total.detach() if B.is_torch(total) else total).min()) <= 0:
         raise ValueError(f"{name} sums to zero (all-zero kernel); it must have positive energy")
     if image_shape is not None:
         ks = tuple(int(v) for v in psf.shape[-nd:])
@@ -70,10 +71,7 @@ def validate_psf(psf: Any, *, name: str = "psf", ndim: int | None = None,
                 "the PSF must fit inside the image on every axis"
             )
     if normalize:
-        if B.is_torch(psf):
-            psf = psf / total[(...,) + (None,) * nd]
-        else:
-            psf = psf / total[(...,) + (None,) * nd]
+        psf = psf / total[(...,) + (None,) * nd]
     return psf
 
 
