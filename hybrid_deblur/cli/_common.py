@@ -1,0 +1,69 @@
+"""Helpers shared by the CLI sub-commands: reading images/PSFs, writing results and sidecars."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..physics.boundary import BOUNDARIES
+
+
+def add_io_flags(p) -> None:
+    p.add_argument("--no-linear", dest="linear", action="store_false",
+                   help="the image is already linear (microscopy, astronomy, RAW): no sRGB decoding")
+    p.add_argument("--gray", action="store_true", help="convert a colour image to luminance first")
+
+
+def add_boundary_flag(p, default: str, extra: tuple[str, ...] = ()) -> None:
+    choices = tuple(extra) + BOUNDARIES
+    p.add_argument("--boundary", default=default, choices=choices,
+                   help=f"boundary model (default {default})")
+
+
+def read_image(path: str, *, linear: bool = True, gray: bool = False) -> np.ndarray:
+    from ..io import imread
+
+    return imread(path, linear=linear, gray=gray)
+
+
+def read_psf(path: str, *, orientation: str = "conv") -> np.ndarray:
+    from ..psf import load_psf
+
+    return load_psf(path, orientation=orientation)
+
+
+def write_image(path: str, img: Any, *, linear: bool = True) -> None:
+    from ..io import imwrite
+
+    imwrite(path, img, linear=linear)
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    from ..io import atomic_save_json
+
+    atomic_save_json(path, obj)
+
+
+def call_with_supported(fn: Callable, *args, **kwargs):
+    """Call ``fn`` with only the keyword arguments its signature accepts (or all, if **kw)."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        return fn(*args, **kwargs)
+    params = sig.parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return fn(*args, **kwargs)
+    return fn(*args, **{k: v for k, v in kwargs.items() if k in params})
+
+
+def center_crop(x: np.ndarray, shape) -> np.ndarray:
+    """Central crop of the trailing axes of ``x`` to ``shape`` (no-op when equal)."""
+    shape = tuple(shape)
+    cur = x.shape[-len(shape):]
+    if cur == shape:
+        return x
+    sl = tuple(slice((c - s) // 2, (c - s) // 2 + s) for c, s in zip(cur, shape))
+    return x[(...,) + sl]
