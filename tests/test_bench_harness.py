@@ -1,0 +1,216 @@
+"""Non-blind benchmark harness (hybrid_deblur.analysis.nonblind) and ``hybrid-deblur bench``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hybrid_deblur.analysis import nonblind as NB
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+def _scene(shape=(48, 48), seed=0):
+    """Smooth random scene in [0.1, 0.9] (so restoration is well posed)."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    x = gaussian_filter(rng.random(shape), 1.5, axes=(-2, -1))
+    x = (x - x.min()) / (x.max() - x.min())
+    return 0.1 + 0.8 * x
+
+
+def _kernel(k=7):
+    r = np.arange(k) - k // 2
+    g = np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * 1.2 ** 2))
+    g[k // 2, :] += 0.3  # a little horizontal motion: not symmetric in both axes
+    return g / g.sum()
+
+
+def _inverse_circular(y, psf, *, boundary="circular", **_):
+    """Known-good method on circular, noiseless-ish data: a mildly regularised inverse filter."""
+    from hybrid_deblur.psf import psf2otf
+
+    H = psf2otf(psf, y.shape[-2:])
+    Y = np.fft.rfft2(y)
+    return np.fft.irfft2(np.conj(H) * Y / (np.abs(H) ** 2 + 1e-4), s=y.shape[-2:])
+
+
+def test_valid_cases_shapes_and_reference_crop():
+    x = np.stack([_scene(seed=s) for s in range(3)])  # colour (3, 48, 48)
+    k = _kernel(7)
+    cases = NB.synthesize_cases([("c", x)], [("k", k)], noise=0.0, boundary="valid")
+    (c,) = cases
+    assert c.y.shape == (3, 42, 42)
+    assert c.ref.shape == (3, 42, 42)
+    # the reference is the scene pixel each valid output pixel is centred on
+    from scipy.signal import convolve2d
+
+    direct = convolve2d(x[1], k, mode="valid")
+    np.testing.assert_allclose(c.y[1], direct, atol=1e-12)
+    np.testing.assert_allclose(c.ref, x[:, 3:-3, 3:-3])
+
+
+def test_harness_good_method_beats_blurred_and_psnr_is_exact():
+    imgs = [(f"i{s}", _scene(seed=s)) for s in range(2)]
+    res = NB.run_nonblind(imgs, [_kernel()], methods={"blurred": NB.BASELINES["blurred"],
+                                                       "inverse": _inverse_circular},
+                          noise=1e-3, boundary="circular", seed=3, progress=False)
+    s = res.summary()
+    assert s["blurred"]["n"] == 2
+    assert s["inverse"]["mean_psnr"] > s["blurred"]["mean_psnr"] + 5
+    # PSNR of the "blurred" row equals 10 log10(1 / MSE) recomputed by hand
+    cases = NB.synthesize_cases(imgs, [("k", _kernel())], noise=1e-3, boundary="circular", seed=3)
+    mse = np.mean((cases[0].y - cases[0].ref) ** 2)
+    row = [r for r in res.rows if r["method"] == "blurred"][0]
+    assert row["psnr"] == pytest.approx(10 * np.log10(1 / mse), abs=1e-9)
+    assert 0 < row["ssim"] < 1 and row["time_s"] >= 0
+
+
+def test_skimage_baselines_tuned_on_holdout_improve_on_blurred():
+    imgs = [(f"i{s}", _scene(seed=s)) for s in range(2)]
+    tune = [(f"t{s}", _scene(seed=10 + s)) for s in range(2)]
+    res = NB.run_nonblind(imgs, [_kernel()], methods="blurred,skimage-wiener,skimage-rl",
+                          noise=0.005, boundary="circular", tune_images=tune, progress=False,
+                          grids={"skimage-rl": {"num_iter": (2, 10)}})
+    s = res.summary()
+    assert set(s) == {"blurred", "skimage-wiener", "skimage-rl"}  # holdout: no oracle label
+    assert s["skimage-wiener"]["tuned"]["tuning"] == "holdout"
+    assert s["skimage-wiener"]["tuned"]["balance"] in NB.DEFAULT_GRIDS["skimage-wiener"]["balance"]
+    assert s["skimage-wiener"]["mean_psnr"] > s["blurred"]["mean_psnr"] + 1
+    assert s["skimage-rl"]["mean_psnr"] > s["blurred"]["mean_psnr"]
+    # without a holdout the choice is labelled as an oracle
+    res2 = NB.run_nonblind(imgs, [_kernel()], methods=["skimage-wiener"], noise=0.005,
+                           boundary="circular", progress=False)
+    assert list(res2.summary()) == ["skimage-wiener[oracle]"]
+
+
+def test_skimage_wiener_matches_scikit_image_per_channel():
+    from skimage.restoration import wiener
+
+    x = np.stack([_scene(seed=s) for s in range(2)])
+    k = _kernel()
+    got = NB.skimage_wiener(x, k, balance=0.05)
+    np.testing.assert_allclose(got[1], wiener(x[1], k, 0.05, clip=False), atol=1e-12)
+
+
+def test_cv_tuning_leaves_the_group_out():
+    imgs = [(f"i{s}", _scene(seed=s)) for s in range(3)]
+    cases = NB.synthesize_cases(imgs, [("k", _kernel())], noise=0.005, boundary="circular")
+    res = NB.evaluate_cases(cases, ["skimage-wiener"], boundary="circular", tuning="cv",
+                            progress=False, grids={"skimage-wiener": {"balance": (1e-3, 1e-1)}})
+    assert res.summary()["skimage-wiener"]["n"] == 3
+    with pytest.raises(ValueError, match="two groups"):
+        NB.evaluate_cases(cases[:1], ["skimage-wiener"], tuning="cv", progress=False)
+    with pytest.raises(ValueError, match="tune_cases"):
+        NB.evaluate_cases(cases, ["skimage-wiener"], tuning="holdout", progress=False)
+
+
+def test_unknown_method_lists_known_names():
+    with pytest.raises(ValueError) as ei:
+        NB.resolve_methods("wiener,nope")
+    msg = str(ei.value)
+    assert "'nope'" in msg and "skimage-wiener" in msg and "hqs-hl" in msg
+    with pytest.raises(ValueError, match="tuning"):
+        NB.evaluate_cases([], ["blurred"], tuning="bogus")
+
+
+def test_bad_inputs_name_the_argument(tmp_path):
+    with pytest.raises(ValueError, match="images"):
+        NB.load_images(tmp_path)  # empty folder
+    with pytest.raises(ValueError, match="non-negative"):
+        NB.load_kernels([-np.ones((3, 3))])
+    with pytest.raises(ValueError, match="larger than image"):
+        NB.synthesize_cases([("a", np.zeros((8, 8)))], [("k", np.ones((9, 9)) / 81)])
+    with pytest.raises(ValueError, match="pairing"):
+        NB.synthesize_cases([("a", np.zeros((8, 8)))], [("k", np.ones((3, 3)) / 9)], pairing="x")
+
+
+def test_outputs_written_atomically_and_parse(tmp_path, monkeypatch):
+    imgs = [(f"i{s}", _scene(seed=s)) for s in range(2)]
+    out = tmp_path / "sub" / "r.json"
+    res = NB.run_nonblind(imgs, [_kernel()], methods=["blurred"], noise=0.01, progress=False,
+                          json_path=out, csv_path=tmp_path / "r.csv", md_path=tmp_path / "r.md")
+    d = json.loads(out.read_text())
+    assert d["summary"]["blurred"]["n"] == 2 and len(d["rows"]) == 2
+    assert d["config"]["boundary"] == "valid" and d["config"]["noise"] == 0.01
+    rows = list(csv.DictReader(open(tmp_path / "r.csv")))
+    assert len(rows) == 2 and float(rows[0]["psnr"]) == pytest.approx(d["rows"][0]["psnr"])
+    assert (tmp_path / "r.md").read_text().startswith("| method |")
+    assert not [p for p in os.listdir(out.parent) if p.endswith(".tmp")]
+    # a failing write leaves the previous file intact and no temporary behind
+    before = out.read_text()
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        res.write_json(out)
+    assert out.read_text() == before
+    assert not [p for p in os.listdir(out.parent) if p.endswith(".tmp")]
+
+
+def _cli_folder(tmp_path):
+    imgs = tmp_path / "imgs"
+    ks = tmp_path / "ks"
+    imgs.mkdir()
+    ks.mkdir()
+    for s in range(2):
+        np.save(imgs / f"im{s}.npy", _scene(seed=s))
+    np.save(ks / "k.npy", _kernel())
+    return imgs, ks
+
+
+def test_cli_bench_nonblind(tmp_path, capsys):
+    from hybrid_deblur.cli.main import main
+
+    imgs, ks = _cli_folder(tmp_path)
+    out = tmp_path / "o.json"
+    rc = main(["bench", "nonblind", "--images", str(imgs), "--kernels", str(ks), "--noise", "0.01",
+               "--methods", "blurred,skimage-wiener", "--json", str(out), "--csv",
+               str(tmp_path / "o.csv"), "--limit", "1", "--no-progress"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "| skimage-wiener[oracle] |" in text and "| blurred |" in text
+    d = json.loads(out.read_text())
+    assert d["summary"]["blurred"]["n"] == 1 and d["config"]["n_images"] == 1
+
+
+def test_cli_bad_options_exit_2(tmp_path, capsys):
+    from hybrid_deblur.cli.main import main
+
+    imgs, ks = _cli_folder(tmp_path)
+    base = ["bench", "nonblind", "--images", str(imgs), "--kernels", str(ks), "--no-progress"]
+    with pytest.raises(SystemExit) as ei:
+        main(base + ["--boundary", "mirror"])
+    assert ei.value.code == 2
+    with pytest.raises(SystemExit) as ei:
+        main(base + ["--noise", "-1"])
+    assert ei.value.code == 2
+    capsys.readouterr()
+    assert main(base + ["--methods", "blurred,nope"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nope" in err[0] and "skimage-wiener" in err[0]
+    assert main(["bench"]) == 2
+
+
+@pytest.mark.skipif(not (DATA / "levin2009" / "manifest.json").exists(), reason="no shared data")
+def test_levin_cases_load():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "levin_nonblind", Path(__file__).resolve().parents[1] / "benchmarks" / "levin_nonblind.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    cases = mod.load_cases(DATA.resolve())
+    assert len(cases) == 32
+    c = cases[0]
+    assert c.y.shape == c.ref.shape == (255, 255) and c.psf.shape == (19, 19)
+    assert c.extra["ssd_reference"] == pytest.approx(33.2452)
+    assert 0 <= c.y.min() and c.y.max() <= 1
