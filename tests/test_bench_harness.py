@@ -60,12 +60,12 @@ def test_harness_good_method_beats_blurred_and_psnr_is_exact():
     imgs = [(f"i{s}", _scene(seed=s)) for s in range(2)]
     res = NB.run_nonblind(imgs, [_kernel()], methods={"blurred": NB.BASELINES["blurred"],
                                                        "inverse": _inverse_circular},
-                          noise=1e-3, boundary="circular", seed=3, progress=False)
+                          noise=1e-4, boundary="circular", seed=3, progress=False)
     s = res.summary()
     assert s["blurred"]["n"] == 2
-    assert s["inverse"]["mean_psnr"] > s["blurred"]["mean_psnr"] + 5
+    assert s["inverse"]["mean_psnr"] > s["blurred"]["mean_psnr"] + 10
     # PSNR of the "blurred" row equals 10 log10(1 / MSE) recomputed by hand
-    cases = NB.synthesize_cases(imgs, [("k", _kernel())], noise=1e-3, boundary="circular", seed=3)
+    cases = NB.synthesize_cases(imgs, [("k", _kernel())], noise=1e-4, boundary="circular", seed=3)
     mse = np.mean((cases[0].y - cases[0].ref) ** 2)
     row = [r for r in res.rows if r["method"] == "blurred"][0]
     assert row["psnr"] == pytest.approx(10 * np.log10(1 / mse), abs=1e-9)
@@ -77,13 +77,14 @@ def test_skimage_baselines_tuned_on_holdout_improve_on_blurred():
     tune = [(f"t{s}", _scene(seed=10 + s)) for s in range(2)]
     res = NB.run_nonblind(imgs, [_kernel()], methods="blurred,skimage-wiener,skimage-rl",
                           noise=0.005, boundary="circular", tune_images=tune, progress=False,
-                          grids={"skimage-rl": {"num_iter": (2, 10)}})
+                          border=6, grids={"skimage-rl": {"num_iter": (5, 20)}})
     s = res.summary()
     assert set(s) == {"blurred", "skimage-wiener", "skimage-rl"}  # holdout: no oracle label
     assert s["skimage-wiener"]["tuned"]["tuning"] == "holdout"
     assert s["skimage-wiener"]["tuned"]["balance"] in NB.DEFAULT_GRIDS["skimage-wiener"]["balance"]
     assert s["skimage-wiener"]["mean_psnr"] > s["blurred"]["mean_psnr"] + 1
-    assert s["skimage-rl"]["mean_psnr"] > s["blurred"]["mean_psnr"]
+    assert s["skimage-rl"]["mean_psnr"] > s["blurred"]["mean_psnr"] + 1
+    assert s["skimage-rl"]["tuned"]["num_iter"] == 20
     # without a holdout the choice is labelled as an oracle
     res2 = NB.run_nonblind(imgs, [_kernel()], methods=["skimage-wiener"], noise=0.005,
                            boundary="circular", progress=False)

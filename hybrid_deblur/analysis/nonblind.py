@@ -326,9 +326,10 @@ def measure(xhat: np.ndarray, case: Case, *, aligned: bool = False, border: int 
     """PSNR / SSIM of a restoration against ``case.ref`` (data range 1).
 
     ``aligned=False``: plain metrics after cropping ``border`` pixels. ``aligned=True``:
-    :func:`hybrid_deblur.metrics.aligned_psnr` / ``aligned_ssim`` (best integer + sub-pixel
-    shift within ``max_shift``, ``border`` crop); also reports the SSD on that region, which
-    is the numerator of Levin's error ratio. Non-finite restorations score ``-inf`` / 0.
+    the protocol of :func:`hybrid_deblur.metrics.aligned_psnr` / ``aligned_ssim`` (best
+    integer + sub-pixel shift within ``max_shift``, ``border`` crop, via
+    :func:`hybrid_deblur.metrics.align`); also reports the SSD on that region (the numerator
+    of Levin's error ratio) and the shift. Non-finite restorations score ``-inf`` / 0.
     """
     from .. import metrics as M
 
@@ -337,21 +338,13 @@ def measure(xhat: np.ndarray, case: Case, *, aligned: bool = False, border: int 
     if not np.all(np.isfinite(x)):
         return {"psnr": -math.inf, "ssim": 0.0, "finite": False}
     if aligned:
-        p = M.aligned_psnr(x, ref, max_shift=max_shift, border=border)
-        s = M.aligned_ssim(x, ref, max_shift=max_shift, border=border)
-        p = float(p[0] if isinstance(p, tuple) else p)
-        s = float(s[0] if isinstance(s, tuple) else s)
-        npix = int(np.prod([n - 2 * border for n in ref.shape[-2:]]))
-        return {"psnr": p, "ssim": s, "ssd": float(10 ** (-p / 10) * npix), "finite": True}
-    b = int(border)
-    sl = (...,) + (slice(b, -b if b else None),) * 2
-    xc, rc = x[sl], ref[sl]
-    if xc.ndim == 2:
-        s = float(M.ssim(xc, rc))
-    else:  # mean SSIM over channels
-        s = float(np.mean([M.ssim(a, b) for a, b in zip(xc.reshape((-1,) + xc.shape[-2:]),
-                                                       rc.reshape((-1,) + rc.shape[-2:]))]))
-    return {"psnr": float(M.psnr(xc, rc, data_range=1.0)), "ssim": s, "finite": True}
+        xc, rc, shift, ssd = M.align(x, ref, max_shift=max_shift, border=border)
+        mse = ssd / xc.size
+        p = 10 * math.log10(1.0 / mse) if mse > 0 else math.inf
+        return {"psnr": p, "ssim": float(M.ssim(xc, rc)), "ssd": float(ssd),
+                "shift": [float(shift[0]), float(shift[1])], "finite": True}
+    return {"psnr": float(M.psnr(x, ref, border=int(border))),
+            "ssim": float(M.ssim(x, ref, border=int(border))), "finite": True}
 
 
 def _call(fn: Callable, case: Case, boundary: str | None, options: dict) -> tuple[np.ndarray, float]:
@@ -641,6 +634,8 @@ def _row(method: str, case: Case, met: dict, params: dict) -> dict:
         r["ssd"] = met["ssd"]
         ref = case.extra.get("ssd_reference")
         r["error_ratio"] = met["ssd"] / ref if ref else None
+    if "shift" in met:
+        r["shift"] = met["shift"]
     r.update({k: v for k, v in case.extra.items()})
     if params:
         r["params"] = {k: v for k, v in params.items() if isinstance(v, (int, float, str, bool))}
