@@ -105,8 +105,7 @@ def srgb_to_linear(x: Any):
     x = B.as_float(x, name="x")
     xp = B.namespace(x)
     a = xp.abs(x)
-    lin = xp.where(a <= _S_THR, a / 12.92, ((a + 0.055) / 1.055) ** 2.4)
-    return xp.sign(x) * lin
+    return xp.where(a <= _S_THR, x / 12.92, xp.sign(x) * ((a + 0.055) / 1.055) ** 2.4)
 
 
 def linear_to_srgb(x: Any):
@@ -150,8 +149,7 @@ def linear_to_srgb(x: Any):
     a = xp.abs(x)
     low = a <= _L_THR
     safe = a + xp.astype(low, a.dtype)  # >= 1 where the power branch is unused
-    enc = xp.where(low, 12.92 * a, 1.055 * safe ** (1.0 / 2.4) - 0.055)
-    return xp.sign(x) * enc
+    return xp.where(low, 12.92 * x, xp.sign(x) * (1.055 * safe ** (1.0 / 2.4) - 0.055))
 
 
 def rgb_to_gray(img: Any, *, axis: int = -3):
