@@ -39,17 +39,17 @@ import numpy as np
 from . import backend as B
 
 __all__ = [
+    "READ_FORMATS",
+    "SAMPLE_IMAGES",
+    "WRITE_FORMATS",
+    "atomic_save_json",
+    "atomic_write",
     "imread",
     "imwrite",
-    "srgb_to_linear",
     "linear_to_srgb",
     "rgb_to_gray",
     "sample_image",
-    "atomic_write",
-    "atomic_save_json",
-    "READ_FORMATS",
-    "WRITE_FORMATS",
-    "SAMPLE_IMAGES",
+    "srgb_to_linear",
 ]
 
 #: file extensions :func:`imread` understands
@@ -381,7 +381,7 @@ def _png_header(data: bytes) -> tuple[int, int, int, int, int]:
 
 
 def _decode_png16(data: bytes, path: str) -> np.ndarray:
-    w, h, depth, ctype, interlace = _png_header(data)
+    w, h, _, ctype, interlace = _png_header(data)
     if ctype not in _PNG_SAMPLES:
         raise ValueError(f"cannot read {path!r}: 16-bit PNG colour type {ctype} is invalid")
     if interlace:

@@ -28,14 +28,14 @@ import numpy as np
 from . import backend as B
 
 __all__ = [
-    "psnr",
-    "ssim",
     "align",
-    "ssd_aligned",
     "aligned_psnr",
     "aligned_ssim",
     "error_ratio",
     "kernel_similarity",
+    "psnr",
+    "ssd_aligned",
+    "ssim",
 ]
 
 
@@ -244,7 +244,7 @@ def align(x: Any, ref: Any, *, max_shift: float = 5, border: int = 15, subpixel:
     ms = float(max_shift)
     if not (ms >= 0 and math.isfinite(ms)):
         raise ValueError(f"max_shift must be a non-negative number, got {max_shift!r}")
-    m = int(math.ceil(ms))
+    m = math.ceil(ms)
     if int(border) != border or border < m:
         raise ValueError(f"border must be an integer >= max_shift (the shifted reference must stay "
                          f"inside the image); got border={border!r}, max_shift={max_shift!r}")
@@ -267,7 +267,7 @@ def align(x: Any, ref: Any, *, max_shift: float = 5, border: int = 15, subpixel:
                 if d < best[0]:
                     best = (d, float(ty), float(tx))
     if subpixel and st < 1:
-        n = int(round(1.0 / st))
+        n = round(1.0 / st)
         _, cy, cx = best
         for ky in range(-n, n + 1):
             for kx in range(-n, n + 1):
@@ -330,7 +330,7 @@ def aligned_psnr(x: Any, ref: Any, *, max_shift: float = 5, border: int = 15,
     (40.0, True)
     """
     dr = _check_range(data_range)
-    xc, rc, shift, d = align(x, ref, max_shift=max_shift, border=border, subpixel=subpixel)
+    xc, _, shift, d = align(x, ref, max_shift=max_shift, border=border, subpixel=subpixel)
     value = _psnr_from_mse(d / xc.size, dr)
     return (value, shift) if return_shift else value
 

@@ -213,18 +213,16 @@ def test_atomic_write_success_and_interrupted(tmp_path):
     with io.atomic_write(p) as f:
         f.write(b"old content")
     assert p.read_bytes() == b"old content" and no_temp_files(tmp_path)
-    with pytest.raises(RuntimeError, match="boom"):
-        with io.atomic_write(p) as f:
-            f.write(b"half of the new")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), io.atomic_write(p) as f:
+        f.write(b"half of the new")
+        raise RuntimeError("boom")
     assert p.read_bytes() == b"old content"
     assert no_temp_files(tmp_path) and sorted(os.listdir(tmp_path)) == ["out.bin"]
-    with pytest.raises(ValueError, match="mode"):
-        with io.atomic_write(p, "ab"):
-            pass
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        with io.atomic_write(tmp_path / "missing_dir" / "x.bin"):
-            pass
+    with pytest.raises(ValueError, match="mode"), io.atomic_write(p, "ab"):
+        pass
+    with pytest.raises(FileNotFoundError, match="does not exist"), \
+            io.atomic_write(tmp_path / "missing_dir" / "x.bin"):
+        pass
 
 
 def test_imwrite_interrupted_keeps_old_file(tmp_path, monkeypatch):
