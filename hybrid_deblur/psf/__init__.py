@@ -1,8 +1,27 @@
 """Point spread functions: shapes, camera-shake trajectories, optics, measured PSFs.
 
 Convention (DESIGN §1): non-negative, sums to 1, centre at pixel ``k // 2``.
+
+- shapes: :func:`gaussian`, :func:`disk`, :func:`linear_motion`, :func:`combine`
+- camera shake: :func:`trajectory_motion`, :func:`random_trajectory`
+- utilities: :func:`normalize`, :func:`centroid`, :func:`center_psf`, :func:`crop_psf`,
+  :func:`pad_psf`, :func:`crop_to_energy`, :func:`energy_radius`
+- files: :func:`load_psf`, :func:`save_psf`; kernel banks: :mod:`hybrid_deblur.psf.bank`
+- OTF: :func:`psf2otf`, :func:`otf2psf`, :func:`validate_psf`
 """
 
+from . import bank
+from .fileio import load_psf, save_psf
+from .ops import center_psf, centroid, crop_psf, crop_to_energy, energy_radius, normalize, pad_psf
 from .otf import otf2psf, psf2otf, validate_psf
+from .shapes import combine, disk, gaussian, linear_motion
+from .trajectory import random_trajectory, trajectory_motion
 
-__all__ = ["psf2otf", "otf2psf", "validate_psf"]
+__all__ = [
+    "psf2otf", "otf2psf", "validate_psf",
+    "gaussian", "disk", "linear_motion", "combine",
+    "trajectory_motion", "random_trajectory",
+    "normalize", "centroid", "center_psf", "crop_psf", "pad_psf", "crop_to_energy",
+    "energy_radius",
+    "load_psf", "save_psf", "bank",
+]

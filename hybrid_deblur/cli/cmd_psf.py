@@ -1,0 +1,247 @@
+"""``hybrid-deblur psf``: build a PSF from shape specs (or a file), save it and plot it.
+
+Examples::
+
+    hybrid-deblur psf --motion length=21,angle=30 --defocus radius=4 -o psf.npy
+    hybrid-deblur psf --trajectory length=15,seed=3 --gaussian sigma=0.8 -o shake.png
+    hybrid-deblur psf --file f.mat --orientation matlab -o levin.npy
+
+Several specs are convolved together (:func:`hybrid_deblur.psf.combine`). Each
+spec is ``key=value[,key=value...]``; a bare number is the first key (``--defocus 4``).
+Besides the kernel, a figure ``<stem>_psf.png`` shows the PSF (linear and log)
+and the centred log-magnitude of its OTF.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = ["add_parser", "run", "parse_spec", "SPECS", "build_psf"]
+
+
+def parse_spec(text: str, keys: dict[str, Callable[[str], Any]], *, option: str
+               ) -> dict[str, Any]:
+    """Parse ``"key=value,key=value"`` into a dict, converting each value.
+
+    Parameters
+    ----------
+    text : str
+        The spec. A bare value without ``=`` is assigned to the first key.
+    keys : dict
+        Accepted keys (in order) and their converters (``float``, ``int`` or
+        any callable that raises ``ValueError`` on bad text).
+    option : str
+        Name of the option, for error messages (e.g. ``"--motion"``).
+
+    Raises
+    ------
+    ValueError
+        Unknown or repeated key, empty value, or a value the converter rejects;
+        the message names the option and the accepted keys.
+
+    Examples
+    --------
+    >>> from hybrid_deblur.cli.cmd_psf import parse_spec
+    >>> parse_spec("length=21,angle=30", {"length": float, "angle": float}, option="--motion")
+    {'length': 21.0, 'angle': 30.0}
+    >>> parse_spec("4", {"radius": float}, option="--defocus")
+    {'radius': 4.0}
+    """
+    accepted = ", ".join(keys)
+    out: dict[str, Any] = {}
+    parts = [p.strip() for p in str(text).split(",")]
+    if not any(parts):
+        raise ValueError(f"{option}: empty spec; accepted keys: {accepted}")
+    for i, part in enumerate(parts):
+        if not part:
+            raise ValueError(f"{option}: empty item in {text!r}; accepted keys: {accepted}")
+        if "=" in part:
+            k, v = (s.strip() for s in part.split("=", 1))
+        elif i == 0:
+            k, v = next(iter(keys)), part
+        else:
+            raise ValueError(f"{option}: item {part!r} is not key=value; accepted keys: "
+                             f"{accepted}")
+        if k not in keys:
+            raise ValueError(f"{option}: unknown key {k!r}; accepted keys: {accepted}")
+        if k in out:
+            raise ValueError(f"{option}: key {k!r} given twice")
+        if not v:
+            raise ValueError(f"{option}: key {k!r} has no value")
+        try:
+            out[k] = keys[k](v)
+        except (ValueError, TypeError):
+            kind = getattr(keys[k], "__name__", "value")
+            raise ValueError(f"{option}: {k}={v!r} is not a valid {kind}; accepted keys: "
+                             f"{accepted}") from None
+    return out
+
+
+def _opt_int(v: str) -> int:
+    f = float(v)
+    if f != int(f):
+        raise ValueError(v)
+    return int(f)
+
+
+_opt_int.__name__ = "int"
+
+
+def _motion(p):
+    from ..psf import linear_motion
+
+    return linear_motion(**p)
+
+
+def _defocus(p):
+    from ..psf import disk
+
+    return disk(**p)
+
+
+def _gauss(p):
+    from ..psf import gaussian
+
+    p = dict(p)
+    sy, sx = p.pop("sigma_y", None), p.pop("sigma_x", None)
+    s = p.pop("sigma", None)
+    if sy is not None or sx is not None:
+        base = 0.0 if s is None else s
+        p["sigma"] = (base if sy is None else sy, base if sx is None else sx)
+    else:
+        if s is None:
+            raise ValueError("--gaussian needs sigma= (or sigma_y=/sigma_x=)")
+        p["sigma"] = s
+    return gaussian(**p)
+
+
+def _trajectory(p):
+    from ..psf import trajectory_motion
+
+    return trajectory_motion(**p)
+
+
+#: option name -> (accepted keys with converters, builder(params) -> psf, help text).
+#: Other modules may add entries (e.g. optics) before the parser is built.
+SPECS: dict[str, tuple[dict[str, Callable], Callable[[dict], np.ndarray], str]] = {
+    "motion": ({"length": float, "angle": float, "size": _opt_int}, _motion,
+               "linear motion: length=PX,angle=DEG[,size=N]"),
+    "defocus": ({"radius": float, "size": _opt_int}, _defocus,
+                "defocus disk: radius=PX[,size=N]"),
+    "gaussian": ({"sigma": float, "sigma_y": float, "sigma_x": float, "angle": float,
+                  "size": _opt_int}, _gauss,
+                 "Gaussian: sigma=PX or sigma_y=..,sigma_x=..[,angle=DEG][,size=N]"),
+    "trajectory": ({"length": float, "size": _opt_int, "anxiety": float, "exposure": float,
+                    "seed": _opt_int, "n_samples": _opt_int}, _trajectory,
+                   "camera shake: length=PX[,size=N,anxiety=A,exposure=F,seed=S]"),
+}
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "psf", help="build, convert and plot a PSF",
+        description="Build a PSF from shape specs (several are convolved together) or read a "
+                    "kernel file; write it (.npy, .png, .tif, .mat) and a figure <stem>_psf.png.")
+    for name, (_keys, _fn, helptext) in SPECS.items():
+        p.add_argument(f"--{name}", action="append", default=[], metavar="SPEC", help=helptext)
+    p.add_argument("--file", action="append", default=[], metavar="PATH",
+                   help="read a kernel file (.npy, .npz, .png, .tif, .mat)")
+    p.add_argument("--orientation", choices=("conv", "matlab"), default="conv",
+                   help="orientation of --file kernels (matlab: correlation, rotated 180°)")
+    p.add_argument("--size", type=int, default=None,
+                   help="final kernel size (crop or zero-pad around the centre)")
+    p.add_argument("-o", "--output", required=True, help="output kernel file")
+    p.add_argument("--no-figure", action="store_true", help="do not write <stem>_psf.png")
+    return p
+
+
+def build_psf(args: argparse.Namespace) -> tuple[np.ndarray, list[str]]:
+    """The combined PSF of every spec/file option in ``args`` and a description of each."""
+    from ..psf import combine, load_psf
+
+    parts, names = [], []
+    for name, (keys, fn, _h) in SPECS.items():
+        for text in getattr(args, name, None) or []:
+            params = parse_spec(text, keys, option=f"--{name}")
+            parts.append(fn(params))
+            desc = ", ".join(f"{k}={v:g}" for k, v in params.items())
+            names.append(f"{name}({desc})")
+    for path in args.file or []:
+        parts.append(load_psf(path, orientation=args.orientation))
+        names.append(f"file({path})")
+    if not parts:
+        raise ValueError("no PSF given: use --" + ", --".join(SPECS) + " or --file")
+    psf = combine(*parts) if len(parts) > 1 else parts[0]
+    return psf, names
+
+
+def _figure(psf: np.ndarray, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from ..io import atomic_write
+
+    n = max(64, int(2 ** np.ceil(np.log2(2 * max(psf.shape)))))
+    H = np.fft.fftshift(np.abs(_full_otf(psf, n)))
+    fig, ax = plt.subplots(1, 3, figsize=(11, 3.6))
+    im = ax[0].imshow(psf, cmap="inferno", interpolation="nearest")
+    ax[0].set_title("PSF (linear)")
+    fig.colorbar(im, ax=ax[0], fraction=0.046)
+    floor = max(float(psf.max()) * 1e-6, 1e-300)
+    im = ax[1].imshow(np.log10(np.maximum(psf, floor)), cmap="inferno", interpolation="nearest")
+    ax[1].set_title("PSF (log10)")
+    fig.colorbar(im, ax=ax[1], fraction=0.046)
+    im = ax[2].imshow(np.log10(np.maximum(H, 1e-8)), cmap="viridis", extent=(-.5, .5, .5, -.5))
+    ax[2].set_title("log10 |OTF| (centred, cycles/px)")
+    fig.colorbar(im, ax=ax[2], fraction=0.046)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    with atomic_write(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=100)
+    plt.close(fig)
+
+
+def _full_otf(psf: np.ndarray, n: int) -> np.ndarray:
+    """Full (not half-spectrum) OTF on an n x n grid, same convention as ``psf2otf``."""
+    from .. import backend as B
+
+    big = np.zeros((n, n))
+    kh, kw = psf.shape
+    big[:kh, :kw] = psf
+    big = np.roll(big, (-(kh // 2), -(kw // 2)), axis=(0, 1))
+    return B.fftn(big, axes=(-2, -1))
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..psf import centroid, crop_psf, energy_radius, pad_psf, save_psf
+
+    out = Path(args.output)
+    psf, names = build_psf(args)
+    if args.size is not None:
+        if args.size < 1:
+            raise ValueError(f"--size must be >= 1, got {args.size}")
+        if all(args.size >= n for n in psf.shape):
+            psf = pad_psf(psf, args.size)
+        elif all(args.size <= n for n in psf.shape):
+            psf = crop_psf(psf, args.size)
+        else:
+            psf = pad_psf(crop_psf(psf, (min(args.size, psf.shape[0]),
+                                         min(args.size, psf.shape[1]))), args.size)
+    if not out.parent.is_dir():
+        raise OSError(f"output folder {str(out.parent)!r} does not exist")
+    save_psf(out, psf)
+    msg = (f"{out}: {psf.shape[0]}x{psf.shape[1]} PSF = {' * '.join(names)}; sum "
+           f"{psf.sum():.6f}, centroid ({', '.join(f'{c:.2f}' for c in centroid(psf))}), "
+           f"50% energy radius {energy_radius(psf):.2f} px")
+    if not args.no_figure:
+        fig_path = out.with_name(f"{out.stem}_psf.png")
+        _figure(psf, fig_path, " * ".join(names))
+        msg += f"; figure {fig_path}"
+    print(msg)
+    return 0
