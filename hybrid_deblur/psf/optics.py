@@ -520,7 +520,7 @@ class Defocus:
 
     def geometric_psf(self, size: int | None = None, dtype=np.float64) -> np.ndarray:
         """The geometric circle of confusion as a uniform disk (:func:`hybrid_deblur.psf.disk`)."""
-        from . import disk
+        from .shapes import disk
 
         return disk(max(self.coc_radius_px, 0.5), size, dtype=dtype)
 
@@ -564,7 +564,7 @@ def thin_lens_defocus(focal_length, f_number, focus_distance, object_distance, p
     >>> from hybrid_deblur.psf.optics import thin_lens_defocus
     >>> d = thin_lens_defocus("50mm", 2.8, "2m", "1.5m", "4.5um")
     >>> round(d.coc_diameter * 1e6, 1), round(d.coc_radius_px, 2)    # microns, pixels
-    (206.9, 22.99)
+    (152.6, 16.96)
     """
     f = length(focal_length, name="focal_length")
     N, _ = _f_number(f_number, None)
@@ -827,7 +827,7 @@ def motion_psf(angular_velocity, exposure, focal_length, pixel_pitch, *, optics=
                               n_samples=n_samples)
     k = rasterize_path(path, None if optics is not None else size, dtype=np.float64)
     if optics is not None:
-        from . import combine
+        from .shapes import combine
 
         k = np.asarray(combine(k, np.asarray(optics, dtype=np.float64)), dtype=np.float64)
         if size is not None:
