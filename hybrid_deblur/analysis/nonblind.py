@@ -456,12 +456,13 @@ class NonblindResults:
 def _fmt_tuned(t: dict) -> str:
     parts = []
     for k, v in t.items():
+        if k in ("tuning", "grid"):
+            continue
         if isinstance(v, list):
-            vals = sorted(set(v))
-            parts.append(f"{k}∈{{{', '.join(f'{x:g}' for x in vals)}}}")
+            parts.append(f"{k}∈{{{', '.join(f'{x:g}' for x in sorted(set(v)))}}}")
         else:
-            parts.append(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}")
-    return ", ".join(parts)
+            parts.append(f"{k}={v:.3g}" if isinstance(v, (int, float)) else f"{k}={v}")
+    return ", ".join(parts) + (f" ({t['tuning']})" if "tuning" in t else "")
 
 
 def to_jsonable(o):
