@@ -42,19 +42,21 @@ TARGET_GAIN_DB = 2.0
 
 
 def camera_shake_kernels(n: int, seed: int = 0) -> list[tuple[str, np.ndarray]]:
-    """The first ``n`` kernels of the camera-shake bank (or ``n`` generated trajectories)."""
-    from hybrid_deblur import psf as P
-
+    """``n`` kernels spread evenly over the camera-shake bank (sorted by size, 9-41 px),
+    or ``n`` generated trajectories if the bank is not available."""
     try:
         from hybrid_deblur.psf import bank
 
-        arr = np.asarray(bank.load("camera_shake"))
-        return [(f"camera_shake[{i}]", arr[i] / arr[i].sum()) for i in range(min(n, len(arr)))]
+        ks = list(bank.load("camera_shake"))
+        idx = np.unique(np.round(np.linspace(0, len(ks) - 1, min(n, len(ks)))).astype(int))
+        return [(f"camera_shake[{i}]", ks[i] / ks[i].sum()) for i in idx]
     except (ImportError, AttributeError, KeyError, ValueError, OSError) as exc:
+        from hybrid_deblur import psf as P
+
         print(f"(camera_shake bank unavailable: {exc}; generating trajectories)", file=sys.stderr)
         out = []
         for i in range(n):
-            k = np.asarray(P.trajectory_motion(size=25, seed=seed + i), float)
+            k = np.asarray(P.trajectory_motion(size=25, length=20.0, seed=seed + i), float)
             out.append((f"trajectory[seed={seed + i}]", k / k.sum()))
         return out
 
@@ -74,7 +76,8 @@ def main(argv=None) -> int:
     ap.add_argument("--sigmas", default="0.01", help="comma-separated noise sigmas on [0, 1]")
     ap.add_argument("--boundary", default="valid", choices=("valid", "circular"))
     ap.add_argument("--limit", type=int, default=None, help="first N BSD68 images")
-    ap.add_argument("--kernels", type=int, default=8, help="number of bank kernels (default 8)")
+    ap.add_argument("--kernels", type=int, default=8,
+                    help="number of bank kernels, spread evenly over sizes 9-41 px (default 8)")
     ap.add_argument("--pairing", default="cycle", choices=("cycle", "all"))
     ap.add_argument("--tune", type=int, default=4, help="train400 images for baseline tuning")
     ap.add_argument("--linear", action="store_true", help="decode sRGB to linear light first")

@@ -156,11 +156,11 @@ def load_kernels(kernels: Any, *, limit: int | None = None) -> list[tuple[str, n
             from ..psf import bank
 
             try:
-                arr = np.asarray(bank.load(str(kernels)))
-            except (KeyError, ValueError) as exc:
+                ks = bank.load(str(kernels))  # list of kernels at their own sizes
+            except (KeyError, ValueError, OSError) as exc:
                 raise ValueError(f"kernels={str(kernels)!r} is neither a folder, a file nor a "
                                  f"known kernel bank ({exc})") from exc
-            items = [(f"{kernels}[{i}]", a) for i, a in enumerate(arr)]
+            items = [(f"{kernels}[{i}]", a) for i, a in enumerate(ks)]
     elif isinstance(kernels, np.ndarray):
         items = [("k0", kernels)] if kernels.ndim == 2 else [(f"k{i}", a) for i, a in enumerate(kernels)]
     else:
