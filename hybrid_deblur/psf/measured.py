@@ -348,7 +348,8 @@ def ingest(image_or_stack: Any, *, background: Any = "auto", energy: float = 0.9
     if not 0 < e <= 1:
         raise ValueError(f"energy must be in (0, 1], got {energy!r}")
     b = _denoise(a - bg, denoise, sigma)
-    if not b.max() > 3.0 * sigma:
+    sig_sm = sigma * (2.0 * math.sqrt(math.pi)) ** (-a.ndim / 2.0)  # noise after 1-px smoothing
+    if not ndimage.gaussian_filter(b, 1.0).max() > 6.0 * sig_sm:
         raise ValueError(f"image_or_stack holds no PSF above the noise (max {b.max():.3g} after "
                          f"removing background {bg:.3g}; noise sigma {sigma:.3g})")
     c = _locate(b, sigma, center)
@@ -372,7 +373,7 @@ def ingest(image_or_stack: Any, *, background: Any = "auto", energy: float = 0.9
             hmax = min(t, n - 1 - t)
             tot = prof.sum()
             h = hmax
-            for hh in range(hmax + 1):
+            for hh in range(hmax + 1 if e < 1 else 0):
                 if prof[t - hh:t + hh + 1].sum() >= e * tot * (1 - 1e-12):
                     h = hh
                     break
