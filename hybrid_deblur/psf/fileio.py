@@ -97,7 +97,7 @@ def _read_mat(path: Path, key: str | None) -> np.ndarray:
 def _read_image(path: Path) -> np.ndarray:
     import imageio.v3 as iio
 
-    a = np.asarray(iio.imread(path))
+    a = np.asarray(iio.imread(path, plugin="pillow"))
     if a.ndim == 3:  # grey stored as RGB(A): average the colour channels, drop alpha
         a = a[..., :3].astype(np.float64).mean(axis=-1) if a.shape[-1] in (3, 4) else a
     if a.dtype.kind in "ui":
@@ -177,7 +177,8 @@ def load_psf(path: str | os.PathLike, *, orientation: str = "conv", key: str | N
     if a.dtype.kind not in "fiub":
         raise ValueError(f"PSF file {str(p)!r} holds a {a.dtype} array, not numbers")
     a = a.astype(np.float64) if a.dtype.kind != "f" else a
-    a = np.squeeze(a)
+    while a.ndim > 2 and 1 in a.shape:          # e.g. (1, H, W) or (H, W, 1) stacks
+        a = np.squeeze(a, axis=a.shape.index(1))
     if a.ndim < 2 or a.size == 0:
         raise ValueError(f"PSF file {str(p)!r} holds an array of shape {a.shape}; "
                          "a PSF needs >= 2 spatial axes")

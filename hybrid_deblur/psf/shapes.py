@@ -137,6 +137,8 @@ def gaussian(sigma: float | Sequence[float], size: int | Sequence[int] | None = 
         sy = sx = _check_real(sigma, "sigma")
     else:
         try:
+            if isinstance(sigma, (str, bytes)):
+                raise TypeError
             pair = tuple(sigma)  # type: ignore[arg-type]
         except TypeError:
             raise TypeError(
