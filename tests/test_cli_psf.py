@@ -54,7 +54,7 @@ def test_cli_trajectory_size_and_png(tmp_path):
     assert not (tmp_path / "shake_psf.png").exists()
     k = load_psf(out)
     assert k.shape == (31, 31)
-    from hybrid_deblur.psf import trajectory_motion, pad_psf
+    from hybrid_deblur.psf import pad_psf, trajectory_motion
 
     ref = pad_psf(trajectory_motion(size=25, length=15, seed=3), 31)
     np.testing.assert_allclose(k, ref, atol=2 * ref.max() / 65535)

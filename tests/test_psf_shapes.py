@@ -9,9 +9,20 @@ import pytest
 from scipy.signal import convolve2d
 from scipy.special import erf
 
-from hybrid_deblur.psf import (center_psf, centroid, combine, crop_psf, crop_to_energy, disk,
-                               energy_radius, gaussian, linear_motion, normalize, pad_psf,
-                               psf2otf)
+from hybrid_deblur.psf import (
+    center_psf,
+    centroid,
+    combine,
+    crop_psf,
+    crop_to_energy,
+    disk,
+    energy_radius,
+    gaussian,
+    linear_motion,
+    normalize,
+    pad_psf,
+    psf2otf,
+)
 
 
 def _moments(k):

@@ -91,14 +91,14 @@ def test_does_not_fit_raises():
 
 
 @pytest.mark.parametrize("kw,exc,pattern", [
-    (dict(size=2), ValueError, "size"),
-    (dict(size=9.5), TypeError, "size"),
-    (dict(length=-1), ValueError, "length"),
-    (dict(exposure=0), ValueError, "exposure"),
-    (dict(exposure=1.5), ValueError, "exposure"),
-    (dict(anxiety=2.0), ValueError, "anxiety"),
-    (dict(n_samples=1), ValueError, "n_samples"),
-    (dict(dtype=int), TypeError, "dtype"),
+    ({"size": 2}, ValueError, "size"),
+    ({"size": 9.5}, TypeError, "size"),
+    ({"length": -1}, ValueError, "length"),
+    ({"exposure": 0}, ValueError, "exposure"),
+    ({"exposure": 1.5}, ValueError, "exposure"),
+    ({"anxiety": 2.0}, ValueError, "anxiety"),
+    ({"n_samples": 1}, ValueError, "n_samples"),
+    ({"dtype": int}, TypeError, "dtype"),
 ])
 def test_bad_inputs(kw, exc, pattern):
     with pytest.raises(exc, match=pattern):

@@ -15,12 +15,13 @@ and the centred log-magnitude of its OTF.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-__all__ = ["add_parser", "run", "parse_spec", "SPECS", "build_psf"]
+__all__ = ["SPECS", "add_parser", "build_psf", "parse_spec", "run"]
 
 
 def parse_spec(text: str, keys: dict[str, Callable[[str], Any]], *, option: str

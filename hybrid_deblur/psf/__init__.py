@@ -18,10 +18,23 @@ from .shapes import combine, disk, gaussian, linear_motion
 from .trajectory import random_trajectory, trajectory_motion
 
 __all__ = [
-    "psf2otf", "otf2psf", "validate_psf",
-    "gaussian", "disk", "linear_motion", "combine",
-    "trajectory_motion", "random_trajectory",
-    "normalize", "centroid", "center_psf", "crop_psf", "pad_psf", "crop_to_energy",
+    "bank",
+    "center_psf",
+    "centroid",
+    "combine",
+    "crop_psf",
+    "crop_to_energy",
+    "disk",
     "energy_radius",
-    "load_psf", "save_psf", "bank",
+    "gaussian",
+    "linear_motion",
+    "load_psf",
+    "normalize",
+    "otf2psf",
+    "pad_psf",
+    "psf2otf",
+    "random_trajectory",
+    "save_psf",
+    "trajectory_motion",
+    "validate_psf",
 ]

@@ -38,8 +38,8 @@ import io
 import json
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
 
 import numpy as np
 
@@ -49,7 +49,7 @@ from .ops import pad_psf
 from .shapes import combine, disk
 from .trajectory import trajectory_motion
 
-__all__ = ["available", "load", "generate", "build", "KernelBank", "bank_dir"]
+__all__ = ["KernelBank", "available", "bank_dir", "build", "generate", "load"]
 
 _FORMAT = 1
 
@@ -98,12 +98,12 @@ class KernelBank(list):
 def _gen_camera_shake() -> tuple[list[np.ndarray], list[dict]]:
     ks, params = [], []
     for i in range(48):
-        size = 9 + 2 * int(round(i * 16 / 47))
+        size = 9 + 2 * round(i * 16 / 47)
         length = round((0.8 + 0.4 * ((i * 7) % 10) / 9) * (size - 1), 3)
         anxiety = (0.003, 0.005, 0.008)[i % 3]
         seed = 1000 + i
-        p = dict(size=size, length=length, anxiety=anxiety, exposure=1.0, n_samples=2000,
-                 seed=seed)
+        p = {"size": size, "length": length, "anxiety": anxiety, "exposure": 1.0, "n_samples": 2000,
+                 "seed": seed}
         ks.append(trajectory_motion(**p))
         params.append(p)
     return ks, params
@@ -114,7 +114,7 @@ def _gen_defocus() -> tuple[list[np.ndarray], list[dict]]:
     for i in range(23):
         r = 1.0 + 0.5 * i
         ks.append(disk(r))
-        params.append(dict(radius=r))
+        params.append({"radius": r})
     return ks, params
 
 
@@ -123,13 +123,13 @@ def _gen_mixed() -> tuple[list[np.ndarray], list[dict]]:
     for i in range(32):
         length = round(5.0 + 20.0 * (i % 8) / 7, 3)
         radius = (0.5, 1.5, 2.5, 4.0)[i // 8]
-        size = 2 * int(math.ceil(0.5 * length)) + 3
+        size = 2 * math.ceil(0.5 * length) + 3
         anxiety = (0.003, 0.005, 0.008)[i % 3]
         seed = 2000 + i
-        tp = dict(size=size, length=length, anxiety=anxiety, exposure=1.0, n_samples=2000,
-                  seed=seed)
+        tp = {"size": size, "length": length, "anxiety": anxiety, "exposure": 1.0, "n_samples": 2000,
+                  "seed": seed}
         ks.append(combine(trajectory_motion(**tp), disk(radius)))
-        params.append(dict(trajectory=tp, radius=radius))
+        params.append({"trajectory": tp, "radius": radius})
     return ks, params
 
 
@@ -139,8 +139,8 @@ _GENERATORS: dict[str, tuple[Callable, str, str]] = {
     "defocus": (_gen_defocus, "hybrid_deblur.psf.disk",
                 "23 defocus disks, radii 1-12 px in steps of 0.5"),
     "mixed": (_gen_mixed, "hybrid_deblur.psf.combine(trajectory_motion, disk)",
-              "32 camera-shake trajectories (lengths 5-25 px) convolved with defocus "
-              "disks (radii 0.5-4 px)"),
+              ("32 camera-shake trajectories (lengths 5-25 px) convolved with defocus "
+              "disks (radii 0.5-4 px)")),
 }
 
 
@@ -165,8 +165,8 @@ def generate(name: str) -> tuple[KernelBank, dict]:
         raise ValueError(f"unknown kernel bank {name!r}; known banks: {sorted(_GENERATORS)}")
     fn, gen, desc = _GENERATORS[name]
     ks, params = fn()
-    meta = dict(generator=gen, description=desc, n=len(ks), params=params,
-                sizes=[list(k.shape) for k in ks])
+    meta = {"generator": gen, "description": desc, "n": len(ks), "params": params,
+                "sizes": [list(k.shape) for k in ks]}
     return KernelBank(ks, name=name, meta=meta), meta
 
 

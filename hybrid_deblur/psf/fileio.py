@@ -23,6 +23,7 @@ True
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,12 @@ import numpy as np
 
 from ..io import atomic_write
 
-__all__ = ["load_psf", "save_psf", "PSF_SUFFIXES"]
+try:
+    from scipy.io.matlab import MatReadError as _MatReadError
+except ImportError:  # pragma: no cover - very old SciPy
+    _MatReadError = ValueError
+
+__all__ = ["PSF_SUFFIXES", "load_psf", "save_psf"]
 
 #: file suffixes understood by :func:`load_psf` / :func:`save_psf`
 PSF_SUFFIXES = (".npy", ".npz", ".png", ".tif", ".tiff", ".mat")
@@ -82,7 +88,7 @@ def _read_mat(path: Path, key: str | None) -> np.ndarray:
             raise ValueError(f"{str(path)!r} is a MATLAB v7.3 (HDF5) file; install h5py to read "
                              "it, or re-save it in MATLAB with save(..., '-v7')") from None
         with h5py.File(path, "r") as fh:
-            mapping = {k: fh[k] for k in fh.keys() if isinstance(fh[k], h5py.Dataset)}
+            mapping = {k: fh[k] for k in fh if isinstance(fh[k], h5py.Dataset)}
             arr = _pick(mapping, key, path)
             if arr.dtype.kind not in "fiub":
                 raise ValueError(f"variable of {str(path)!r} is not a numeric matrix (a cell "
@@ -169,10 +175,10 @@ def load_psf(path: str | os.PathLike, *, orientation: str = "conv", key: str | N
             a = _read_image(p)
     except (KeyError, FileNotFoundError):
         raise
-    except ValueError as exc:
-        raise ValueError(f"cannot read PSF file {str(p)!r}: {exc}") from None
-    except Exception as exc:  # corrupt files raise library-specific errors
-        raise ValueError(f"cannot read PSF file {str(p)!r}: {type(exc).__name__}: {exc}") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, _MatReadError) as exc:
+        # corrupt files raise library-specific errors; report them as one ValueError
+        raise ValueError(f"cannot read PSF file {str(p)!r}: {type(exc).__name__}: {exc}"
+                         ) from None
     a = np.asarray(a)
     if a.dtype.kind not in "fiub":
         raise ValueError(f"PSF file {str(p)!r} holds a {a.dtype} array, not numbers")

@@ -21,14 +21,22 @@ True
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from .. import backend as B
 
-__all__ = ["normalize", "centroid", "center_psf", "crop_psf", "pad_psf", "crop_to_energy",
-           "energy_radius"]
+__all__ = [
+    "center_psf",
+    "centroid",
+    "crop_psf",
+    "crop_to_energy",
+    "energy_radius",
+    "normalize",
+    "pad_psf",
+]
 
 
 def _as_psf(psf: Any, name: str = "psf", *, allow_negative: bool = False) -> np.ndarray:
@@ -132,7 +140,7 @@ def centroid(psf: Any) -> tuple[float, ...]:
 
 def _shift_linear(a: np.ndarray, shift: float, axis: int) -> np.ndarray:
     """Shift along ``axis`` by ``shift`` px with linear interpolation (array grows, no loss)."""
-    n0 = int(math.floor(shift))
+    n0 = math.floor(shift)
     f = shift - n0
     lead = max(n0, 0) + (1 if f > 0 else 0)
     trail = max(-n0, 0)

@@ -21,13 +21,14 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from numbers import Real
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from scipy.special import erf
 
-__all__ = ["gaussian", "disk", "linear_motion", "combine"]
+__all__ = ["combine", "disk", "gaussian", "linear_motion"]
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -149,7 +150,7 @@ def gaussian(sigma: float | Sequence[float], size: int | Sequence[int] | None = 
         sx = _check_real(pair[1], "sigma[1] (sigma_x)")
     ang = _check_real(angle, "angle", minimum=-math.inf)
     dt = _check_dtype(dtype)
-    half = int(math.ceil(4.0 * max(sy, sx)))
+    half = math.ceil(4.0 * max(sy, sx))
     shape = _check_size(size, (2 * half + 1, 2 * half + 1))
     if sy == 0 and sx == 0:
         return _delta(shape, dt)
@@ -256,7 +257,7 @@ def disk(radius: float, size: int | Sequence[int] | None = None, *, dtype=np.flo
     """
     r = _check_real(radius, "radius")
     dt = _check_dtype(dtype)
-    half = int(math.ceil(r + 0.5)) - 1
+    half = math.ceil(r + 0.5) - 1
     shape = _check_size(size, (2 * half + 1, 2 * half + 1))
     if r <= 0.5:
         # the whole disk lies inside the centre pixel (or touches its edge only)
@@ -325,7 +326,7 @@ def linear_motion(length: float, angle: float = 0.0, size: int | Sequence[int] |
     c = 0.0 if abs(c) < 1e-12 else c
     s = 0.0 if abs(s) < 1e-12 else s
     hx, hy = abs(c) * L / 2.0, abs(s) * L / 2.0
-    half = int(math.ceil(max(hx, hy) - 1e-9))
+    half = math.ceil(max(hx, hy) - 1e-9)
     shape = _check_size(size, (2 * half + 1, 2 * half + 1))
     if L == 0:
         return _delta(shape, dt)

@@ -114,8 +114,8 @@ def _splat_impl(rows, cols, weights, out):
     h, w = out.shape
     for n in range(rows.shape[0]):
         r, c, wt = rows[n], cols[n], weights[n]
-        r0 = int(math.floor(r))
-        c0 = int(math.floor(c))
+        r0 = math.floor(r)
+        c0 = math.floor(c)
         fr = r - r0
         fc = c - c0
         for dr in range(2):
@@ -242,7 +242,7 @@ def trajectory_motion(size: int = 31, length: float | None = None, anxiety: floa
     c = size // 2
     for _ in range(_MAX_TRIES):
         path = random_trajectory(L, anxiety=anxiety, n_samples=n_samples, rng=rng)
-        m = max(2, int(math.ceil(e * len(path))))
+        m = max(2, math.ceil(e * len(path)))
         p = path[:m]
         p = p - p.mean()
         rows, cols = p.imag + c, p.real + c
