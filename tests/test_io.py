@@ -101,6 +101,10 @@ def test_png16_codec_cross_checked_with_pillow(tmp_path):
     # a grey 16-bit PNG written by Pillow is decoded by our codec
     Image.fromarray(grey).save(tmp_path / "g.png")
     np.testing.assert_array_equal(io.imread(tmp_path / "g.png", linear=False, scale=False), grey)
+    # and a grey 16-bit PNG written by us is read exactly by Pillow
+    io.imwrite(tmp_path / "ours.png", grey / 65535.0, bits=16, linear=False)
+    with Image.open(tmp_path / "ours.png") as im:
+        np.testing.assert_array_equal(np.asarray(im), grey)
     # our colour 16-bit PNG: Pillow (which reduces 16-bit colour to 8 bits) sees the high bytes
     rgb = rng.integers(0, 65536, size=(3, 19, 26), dtype=np.uint16)
     io.imwrite(tmp_path / "c.png", rgb / 65535.0, bits=16, linear=False)
