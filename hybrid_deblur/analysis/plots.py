@@ -33,7 +33,8 @@ __all__ = ["save_figure", "plot_psf", "plot_otf", "plot_mtf", "plot_encircled_en
 
 
 def _fig(ncols: int, *, width: float = 3.6, height: float = 3.3) -> Figure:
-    fig = Figure(figsize=(width * ncols, height), layout="constrained")
+    fig = Figure(figsize=(width * ncols, height))
+    fig.subplots_adjust(left=0.1 / ncols + 0.04, right=0.97, bottom=0.15, top=0.9, wspace=0.45)
     FigureCanvasAgg(fig)
     return fig
 
