@@ -36,6 +36,15 @@ def test_roundtrip_exact_formats(tmp_path, suffix):
     assert load_psf(p, normalize=False).dtype == np.float32
 
 
+@pytest.mark.parametrize("suffix", [".npy", ".tif", ".png", ".mat"])
+def test_one_row_kernel_keeps_two_axes(tmp_path, suffix):
+    k = linear_motion(6)[3:4]            # a (1, N) horizontal kernel
+    save_psf(tmp_path / f"row{suffix}", k)
+    out = load_psf(tmp_path / f"row{suffix}")
+    assert out.shape == k.shape
+    np.testing.assert_allclose(out, k / k.sum(), atol=1e-4)
+
+
 @pytest.mark.parametrize("bits,tol", [(16, 1.0 / 65535), (8, 1.0 / 255)])
 def test_roundtrip_png(tmp_path, bits, tol):
     k = disk(4.3)
