@@ -1,0 +1,186 @@
+"""Data-consistency layers of the unrolled networks, on the shared physics.
+
+Nothing here re-derives FFT convolution: the OTF comes from
+:meth:`hybrid_deblur.physics.Blur.otf` (i.e. :func:`~hybrid_deblur.psf.psf2otf`),
+transforms go through :func:`hybrid_deblur.backend.rfftn` / ``irfftn``, the
+geometry of the boundary-safe problem and the initial padding come from the
+classical solvers (:mod:`hybrid_deblur.solvers._common`), and the RL step uses
+the ``valid``-mode :class:`~hybrid_deblur.physics.Blur` operator and its adjoint.
+
+Boundary handling (``boundary=``)
+
+``"circular"``
+    ``y = k ⊛ x`` periodic: the classical closed-form HQS image step.
+``"auto"`` / ``"valid"`` (and ``"reflect"``/``"replicate"``/``"zero"``, treated as ``"auto"``)
+    ``y`` is the *valid* part of the blur of a larger scene (a real photo). The scene lives
+    on a periodic grid of fast size ``>= n + k - 1``; only the observed pixels carry data
+    (mask :math:`M`). Each image step is one majorise-minimise step: the unobserved
+    samples of the blurred image are filled with :math:`K z` (the current estimate),
+    which makes the masked least-squares term a circular one that touches the true one
+    at :math:`z`, so the step stays a single closed-form FFT division and never rings
+    at the border. ``"auto"`` returns the observed frame, ``"valid"`` the whole scene.
+
+Examples
+--------
+>>> import torch
+>>> from hybrid_deblur.learned.dc import DataTerm
+>>> y = torch.rand(1, 1, 40, 40, dtype=torch.float64)
+>>> k = torch.ones(5, 5, dtype=torch.float64) / 25
+>>> dt = DataTerm(y, k, boundary="auto")
+>>> x = dt.x_step(dt.init(), torch.tensor([0.01], dtype=torch.float64))
+>>> dt.crop(x).shape
+torch.Size([1, 1, 40, 40])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .. import backend as B
+from ..physics.blur import Blur
+from ..solvers import _common as SC
+
+__all__ = ["DataTerm", "LEARNED_BOUNDARIES", "hqs_x_step_fourier", "wiener_fourier", "rl_step"]
+
+#: boundaries accepted by the learned models
+LEARNED_BOUNDARIES = ("auto", "valid", "circular", "reflect", "replicate", "zero")
+
+
+def _col(v: Any, like: torch.Tensor) -> torch.Tensor:
+    """A scalar or per-sample (B,) / (B, C) value shaped (B, C?, 1, 1) to broadcast on images."""
+    v = torch.as_tensor(v, dtype=like.real.dtype if like.is_complex() else like.dtype,
+                        device=like.device)
+    while v.ndim < like.ndim:
+        v = v.unsqueeze(-1)
+    return v
+
+
+def hqs_x_step_fourier(Y, Z, H, alpha):
+    """Closed-form HQS image step in the Fourier domain.
+
+    Solves :math:`\\min_x \\|k \\circledast x - y\\|^2 + \\alpha \\|x - z\\|^2`:
+    :math:`\\hat X = (\\bar H Y + \\alpha Z) / (|H|^2 + \\alpha)`.
+    """
+    H2 = H.real ** 2 + H.imag ** 2
+    return (H.conj() * Y + alpha * Z) / (H2 + alpha)
+
+
+def wiener_fourier(Y, H, nsr):
+    """Wiener filter :math:`\\bar H Y / (|H|^2 + \\mathrm{nsr})` (``nsr`` broadcasts)."""
+    H2 = H.real ** 2 + H.imag ** 2
+    return H.conj() * Y / (H2 + nsr)
+
+
+class DataTerm:
+    """The observation model of one batch: geometry, OTF, mask and the image steps.
+
+    Parameters
+    ----------
+    y : torch.Tensor, shape (B, C, h, w)
+        Observations (linear light).
+    psf : torch.Tensor, shape (kh, kw), (B, 1, kh, kw) or (B, C, kh, kw)
+        Blur kernels (normalised to sum 1 here); may require grad.
+    boundary : str
+        One of :data:`LEARNED_BOUNDARIES` (see the module notes).
+    """
+
+    def __init__(self, y: torch.Tensor, psf: Any, boundary: str = "auto"):
+        SC.check_choice("boundary", boundary, LEARNED_BOUNDARIES)
+        if not torch.is_tensor(y) or y.ndim != 4:
+            raise ValueError(f"y must be a torch tensor of shape (B, C, H, W), got "
+                             f"{type(y).__name__} of shape {tuple(getattr(y, 'shape', ()))}")
+        psf = torch.as_tensor(psf) if not torch.is_tensor(psf) else psf
+        psf = psf.to(device=y.device, dtype=y.dtype)
+        if psf.ndim == 2:
+            psf = psf[None, None]
+        elif psf.ndim == 3:
+            psf = psf[:, None]
+        self.y = y
+        self.boundary = boundary
+        self.masked = boundary != "circular"
+        self.op = Blur(psf, boundary="circular")
+        self.psf = self.op.psf
+        n = tuple(int(v) for v in y.shape[-2:])
+        if any(k > m for k, m in zip(self.op.ksize, n)):
+            raise ValueError(f"psf of shape {self.op.ksize} is larger than the image {n}")
+        if self.masked:
+            self.geom = SC.masked_geometry(n, self.op.ksize, "valid" if boundary == "valid" else "auto")
+        else:
+            self.geom = SC.circular_geometry(n)
+        self.grid = tuple(self.geom.grid)
+        self.H = self.op.otf(self.grid, like=y)
+        if self.masked:
+            self.y_emb = SC.embed(y, self.grid, self.geom.y_offset)
+            mask = torch.zeros(self.grid, dtype=y.dtype, device=y.device)
+            mask[SC.region(self.geom.y_offset, n)] = 1.0
+            self.mask = mask
+        else:
+            self.y_emb, self.mask = y, None
+        self._Y = None if self.masked else B.rfftn(y, axes=(-2, -1))
+
+    # ---------------------------------------------------------------- helpers
+    def fft(self, x):
+        return B.rfftn(x, axes=(-2, -1))
+
+    def ifft(self, X):
+        return B.irfftn(X, s=self.grid, axes=(-2, -1))
+
+    def init(self) -> torch.Tensor:
+        """Starting image on the grid: ``y`` reflect-extended and edge-tapered (solvers' padding)."""
+        if not self.masked:
+            return self.y
+        return SC.pad_observation(self.y, self.geom, self.op, mode="reflect", taper=True)
+
+    def crop(self, x: torch.Tensor) -> torch.Tensor:
+        """The returned region of a grid image (observed frame, or scene for ``valid``)."""
+        return x if not self.masked else self.geom.crop(x)
+
+    def crop_observed(self, x: torch.Tensor) -> torch.Tensor:
+        """The part of a grid image aligned with ``y`` (for losses)."""
+        if not self.masked:
+            return x
+        return x[SC.region(self.geom.y_offset, self.y.shape[-2:])]
+
+    def blur(self, x: torch.Tensor) -> torch.Tensor:
+        """Circular blur on the grid."""
+        return self.ifft(self.fft(x) * self.H)
+
+    def filled_y(self, z: torch.Tensor, Z=None):
+        """Observation on the grid, unobserved samples filled with ``K z`` (MM step)."""
+        if not self.masked:
+            return self.y
+        Z = self.fft(z) if Z is None else Z
+        Kz = self.ifft(Z * self.H)
+        return self.y_emb + (1 - self.mask) * Kz
+
+    # ---------------------------------------------------------------- steps
+    def x_step(self, z: torch.Tensor, alpha: Any) -> torch.Tensor:
+        """HQS image step :math:`\\arg\\min_x \\|Kx - y\\|^2 + \\alpha\\|x - z\\|^2`.
+
+        ``alpha`` is a scalar or one value per sample (shape (B,) or (B, C)).
+        Circular: exact. Masked: one majorise-minimise step (see the module notes).
+        """
+        Z = self.fft(z)
+        Y = self._Y if not self.masked else self.fft(self.filled_y(z, Z))
+        a = _col(alpha, z)
+        return self.ifft(hqs_x_step_fourier(Y, Z, self.H, a))
+
+    def wiener(self, f: torch.Tensor, nsr: Any) -> torch.Tensor:
+        """Wiener deconvolution of grid images / feature maps ``f`` with ``nsr`` (broadcasts)."""
+        return self.ifft(wiener_fourier(self.fft(f), self.H, _col(nsr, f) if not torch.is_tensor(
+            nsr) or nsr.ndim < f.ndim else nsr))
+
+
+def rl_step(x: torch.Tensor, y: torch.Tensor, op: Blur, norm: torch.Tensor, *,
+            damping: Any = 1.0, eps: float = 1e-6) -> torch.Tensor:
+    """One (damped) Richardson-Lucy step on the ``valid`` model.
+
+    :math:`x \\leftarrow x \\cdot u^{d}`, :math:`u = K^T(y / (K x)) / K^T 1`; ``d`` = ``damping``
+    in (0, 1] per sample (``d = 1``: plain RL). Positivity is kept when ``x, y > 0``.
+    """
+    ratio = y / op.A(x).clamp_min(eps)
+    u = (op.AT(ratio) / norm).clamp_min(eps)
+    d = _col(damping, x)
+    return x * torch.exp(d * torch.log(u))

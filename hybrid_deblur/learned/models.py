@@ -1,0 +1,326 @@
+"""Unrolled networks on the shared physics, and the model registry.
+
+=================  =====================================================================
+``unrolled-hqs``   :class:`UnrolledHQS`: K stages of (closed-form HQS image step, ResUNet
+                   prior); a hyper-network maps σ and kernel statistics to the per-stage
+                   weights (USRNet / DPIR family).
+``deep-wiener``    :class:`DeepWiener`: learned features → Wiener deconvolution of every
+                   feature map with the given PSF and a learned per-channel NSR →
+                   multi-scale refinement (DWDN family).
+``unrolled-rl``    :class:`UnrolledRL`: K Richardson-Lucy steps on the ``valid`` model with
+                   learned per-stage damping and multiplicative CNN corrections (positive).
+=================  =====================================================================
+
+Every model is called as ``model(y, psf, sigma, boundary="auto")`` with ``y`` of shape
+(B, C, h, w), ``psf`` of shape (kh, kw) or (B, 1, kh, kw) and ``sigma`` a float or (B,)
+tensor, and returns the restored image (observed frame for ``"auto"``, whole scene for
+``"valid"``). A model built for one channel restores colour images channel by channel.
+
+Examples
+--------
+>>> import torch
+>>> from hybrid_deblur.learned.models import build_model
+>>> net = build_model("unrolled-hqs", stages=2, channels=1, widths=(8, 16, 32))
+>>> y = torch.rand(2, 1, 36, 36)
+>>> net(y, torch.ones(5, 5) / 25, 0.01).shape
+torch.Size([2, 1, 36, 36])
+>>> build_model("nope")
+Traceback (most recent call last):
+...
+ValueError: model='nope' is unknown; known models: 'deep-wiener', 'unrolled-hqs', 'unrolled-rl'
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..physics.blur import Blur
+from ..physics.boundary import pad
+from ..solvers._common import check_choice
+from .dc import LEARNED_BOUNDARIES, DataTerm, rl_step
+from .layers import MLP, ResUNet, conv3
+
+__all__ = ["UnrolledHQS", "DeepWiener", "UnrolledRL", "MODELS", "build_model", "kernel_features",
+           "ZeroResidual"]
+
+SIGMA_FLOOR = 0.003
+
+
+def _sigma(sigma: Any, y: torch.Tensor) -> torch.Tensor:
+    """σ as a (B,) tensor of ``y``'s dtype/device (float, sequence or tensor accepted)."""
+    s = torch.as_tensor(sigma, dtype=y.dtype, device=y.device).reshape(-1)
+    if s.numel() == 1:
+        s = s.expand(y.shape[0])
+    if s.numel() != y.shape[0]:
+        raise ValueError(f"sigma must be a float or one value per batch entry ({y.shape[0]}); "
+                         f"got {s.numel()} values")
+    if not bool(torch.isfinite(s).all()) or bool((s < 0).any()):
+        raise ValueError(f"sigma must be finite and >= 0, got {sigma!r}")
+    return s
+
+
+def _batch_psf(psf: Any, y: torch.Tensor) -> torch.Tensor:
+    p = torch.as_tensor(psf) if not torch.is_tensor(psf) else psf
+    p = p.to(device=y.device, dtype=y.dtype)
+    if p.ndim == 2:
+        p = p[None, None]
+    elif p.ndim == 3:
+        p = p[:, None]
+    if p.ndim != 4:
+        raise ValueError(f"psf must have shape (kh, kw), (B, kh, kw) or (B, 1, kh, kw); "
+                         f"got {tuple(p.shape)}")
+    return p
+
+
+def kernel_features(psf: torch.Tensor) -> torch.Tensor:
+    """Per-kernel statistics (B, 2): L2 norm (peakiness) and RMS radius / 10 (extent)."""
+    k = psf / psf.sum(dim=(-2, -1), keepdim=True)
+    k = k.mean(dim=1) if k.ndim == 4 else k  # (B, kh, kw)
+    kh, kw = k.shape[-2:]
+    yy = torch.arange(kh, dtype=k.dtype, device=k.device)[:, None]
+    xx = torch.arange(kw, dtype=k.dtype, device=k.device)[None, :]
+    cy = (k * yy).sum(dim=(-2, -1), keepdim=True)
+    cx = (k * xx).sum(dim=(-2, -1), keepdim=True)
+    rad = torch.sqrt((k * ((yy - cy) ** 2 + (xx - cx) ** 2)).sum(dim=(-2, -1)) + 1e-12)
+    l2 = torch.sqrt((k ** 2).sum(dim=(-2, -1)))
+    return torch.stack([l2, rad / 10.0], dim=-1)
+
+
+def _features(sigma: torch.Tensor, psf: torch.Tensor) -> torch.Tensor:
+    s = sigma.clamp_min(SIGMA_FLOOR)
+    return torch.cat([torch.stack([sigma * 30.0, torch.log(s) / 3.0 + 1.5], -1),
+                      kernel_features(psf)], dim=-1)
+
+
+class _Base(nn.Module):
+    name = "base"
+
+    def __init__(self, **config):
+        super().__init__()
+        self.config = dict(config)
+
+    def forward(self, y, psf, sigma=0.0, boundary: str = "auto"):
+        check_choice("boundary", boundary, LEARNED_BOUNDARIES)
+        if not torch.is_tensor(y) or y.ndim != 4:
+            raise ValueError(f"y must be a tensor of shape (B, C, H, W), got shape "
+                             f"{tuple(getattr(y, 'shape', ()))}")
+        psf = _batch_psf(psf, y)
+        sigma = _sigma(sigma, y)
+        c = int(y.shape[1])
+        if c != self.channels:
+            if self.channels != 1:
+                raise ValueError(f"this {self.name} model restores {self.channels}-channel images; "
+                                 f"got y with {c} channels")
+            b = y.shape[0]
+            yf = y.reshape(b * c, 1, *y.shape[-2:])
+            pf = psf.expand(b, c, *psf.shape[-2:]).reshape(b * c, 1, *psf.shape[-2:]) \
+                if psf.shape[1] in (1, c) else psf
+            if psf.shape[0] == 1 and b > 1:
+                pf = psf.expand(b, c, *psf.shape[-2:]).reshape(b * c, 1, *psf.shape[-2:])
+            out = self._restore(yf, pf.expand(b * c, 1, *psf.shape[-2:]) if pf.shape[0] == 1
+                                else pf, sigma.repeat_interleave(c), boundary)
+            return out.reshape(b, c, *out.shape[-2:])
+        if psf.shape[1] != 1:
+            psf = psf.mean(dim=1, keepdim=True) if psf.shape[1] == c and self.channels == c else psf
+        return self._restore(y, psf, sigma, boundary)
+
+
+class ZeroResidual(nn.Module):
+    """A prior that changes nothing (``z = x``): turns UnrolledHQS into classical HQS x-steps."""
+
+    def forward(self, x):
+        return torch.zeros_like(x[:, :-1])
+
+
+class UnrolledHQS(_Base):
+    """Unrolled half-quadratic splitting with a learned ResUNet prior.
+
+    Parameters
+    ----------
+    stages : int
+        Number K of (image step, prior step) pairs.
+    channels : int
+        Image channels (1: gray; a gray model restores colour channel by channel).
+    widths : sequence of int
+        ResUNet widths per scale (the prior is shared by all stages and told the
+        stage's noise level β_k through an extra input map).
+    blocks : int
+        Residual blocks per scale.
+    beta0 : float
+        First-stage prior noise level of the base schedule.
+
+    Notes
+    -----
+    Stage k: :math:`x_k = \\arg\\min_x \\|Kx - y\\|^2 + \\alpha_k \\|x - z_{k-1}\\|^2`
+    (closed form, :class:`~hybrid_deblur.learned.dc.DataTerm`), then
+    :math:`z_k = x_k + R_\\theta(x_k, \\beta_k)`. The base schedule is DPIR's:
+    :math:`\\beta_k` log-spaced from ``beta0`` to σ, :math:`\\alpha_k = \\lambda
+    \\sigma^2 / \\beta_k^2`; a hyper-network of (σ, kernel L2 norm, kernel radius)
+    adds learned log-corrections (zero at initialisation).
+    """
+
+    name = "unrolled-hqs"
+
+    def __init__(self, stages: int = 5, channels: int = 1, widths=(32, 64, 128), blocks: int = 1,
+                 beta0: float = 0.2, lam: float = 0.25, hidden: int = 32):
+        super().__init__(stages=stages, channels=channels, widths=list(widths), blocks=blocks,
+                         beta0=beta0, lam=lam, hidden=hidden)
+        if int(stages) < 1:
+            raise ValueError(f"stages must be >= 1, got {stages}")
+        self.stages, self.channels = int(stages), int(channels)
+        self.beta0, self.lam = float(beta0), float(lam)
+        self.prior = ResUNet(self.channels + 1, self.channels, widths, blocks)
+        self.hyper = MLP(4, 2 * self.stages, hidden)
+
+    def schedule(self, sigma: torch.Tensor, psf: torch.Tensor):
+        """Per-sample, per-stage (alpha, beta), each of shape (B, K)."""
+        s = sigma.clamp_min(SIGMA_FLOOR)
+        t = torch.linspace(0, 1, self.stages, dtype=s.dtype, device=s.device)
+        log_beta = (1 - t) * math.log(self.beta0) + t * torch.log(s)[:, None]
+        d = self.hyper(_features(sigma, psf))
+        log_beta = log_beta + d[:, : self.stages]
+        log_alpha = math.log(self.lam) + 2 * torch.log(s)[:, None] - 2 * log_beta + d[:, self.stages:]
+        return torch.exp(log_alpha), torch.exp(log_beta)
+
+    def _restore(self, y, psf, sigma, boundary):
+        dt = DataTerm(y, psf, boundary)
+        alpha, beta = self.schedule(sigma, dt.psf)
+        z = dt.init()
+        for k in range(self.stages):
+            x = dt.x_step(z, alpha[:, k])
+            bmap = beta[:, k].reshape(-1, 1, 1, 1).expand(x.shape[0], 1, *x.shape[-2:])
+            z = x + self.prior(torch.cat([x, bmap], dim=1))
+        return dt.crop(z)
+
+
+class DeepWiener(_Base):
+    """Deep Wiener deconvolution: Wiener-deconvolve learned features, then refine.
+
+    Parameters
+    ----------
+    channels : int
+        Image channels.
+    features : int
+        Learned feature maps that are deconvolved (plus the image itself).
+    widths, blocks :
+        Refinement ResUNet (multi-scale decoder).
+
+    Notes
+    -----
+    Convolution commutes with the blur, so features :math:`f_c * y` of the
+    observation are blurred features of the scene and a Wiener filter
+    :math:`\\bar H F_c / (|H|^2 + \\mathrm{nsr}_c)` recovers them;
+    :math:`\\mathrm{nsr}_c = \\sigma^2 \\exp(\\theta_c + h_c(\\sigma, k))` is learned per channel.
+    The decoder predicts a residual on top of the deconvolved image.
+    """
+
+    name = "deep-wiener"
+
+    def __init__(self, channels: int = 1, features: int = 16, widths=(32, 64, 128), blocks: int = 1,
+                 hidden: int = 32):
+        super().__init__(channels=channels, features=features, widths=list(widths), blocks=blocks,
+                         hidden=hidden)
+        self.channels, self.nfeat = int(channels), int(features)
+        self.extract = nn.Sequential(conv3(self.channels, self.nfeat, padding_mode="circular"),
+                                     nn.ReLU(),
+                                     conv3(self.nfeat, self.nfeat, padding_mode="circular"))
+        self.log_nsr = nn.Parameter(torch.full((self.channels + self.nfeat,), math.log(30.0)))
+        self.hyper = MLP(4, self.channels + self.nfeat, hidden)
+        self.refine = ResUNet(self.channels + self.nfeat + 1, self.channels, widths, blocks)
+
+    def _restore(self, y, psf, sigma, boundary):
+        dt = DataTerm(y, psf, boundary)
+        y0 = dt.init()
+        f = torch.cat([y0, self.extract(y0)], dim=1)
+        s = sigma.clamp_min(SIGMA_FLOOR)
+        nsr = (s[:, None] ** 2) * torch.exp(self.log_nsr[None] + self.hyper(_features(sigma, dt.psf)))
+        w = dt.crop(dt.wiener(f, nsr[..., None, None]))
+        smap = (sigma * 10).reshape(-1, 1, 1, 1).expand(w.shape[0], 1, *w.shape[-2:])
+        return w[:, : self.channels] + self.refine(torch.cat([w, smap], dim=1))
+
+
+class _Corrector(nn.Module):
+    def __init__(self, channels: int, width: int):
+        super().__init__()
+        self.net = nn.Sequential(conv3(channels + 1, width), nn.ReLU(), conv3(width, width),
+                                 nn.ReLU(), conv3(width, channels))
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class UnrolledRL(_Base):
+    """Unrolled Richardson-Lucy with learned damping and multiplicative CNN corrections.
+
+    Parameters
+    ----------
+    stages : int
+        RL steps K.
+    channels : int
+        Image channels.
+    width : int
+        Width of the per-stage correction CNN.
+
+    Notes
+    -----
+    Stage k: :math:`x \\leftarrow x\\,u^{d_k}` with the RL update
+    :math:`u = K^T(y/Kx) / K^T 1` on the ``valid`` model (no wrap-around, the
+    scene is larger than ``y``), :math:`d_k = 2\\,\\mathrm{sigmoid}(\\cdot)` learned
+    per stage (and per σ, kernel); then :math:`x \\leftarrow x\\exp(\\tanh(c_k(x, \\sigma)))`.
+    Both factors are positive, so positivity is kept exactly.
+    """
+
+    name = "unrolled-rl"
+
+    def __init__(self, stages: int = 8, channels: int = 1, width: int = 16, hidden: int = 32):
+        super().__init__(stages=stages, channels=channels, width=width, hidden=hidden)
+        self.stages, self.channels = int(stages), int(channels)
+        self.correct = nn.ModuleList(_Corrector(self.channels, width) for _ in range(self.stages))
+        self.hyper = MLP(4, self.stages, hidden)
+
+    def _restore(self, y, psf, sigma, boundary):
+        eps = 1e-4
+        yp = y.clamp_min(eps)
+        circ = boundary == "circular"
+        op = Blur(psf, boundary="circular" if circ else "valid")
+        if circ:
+            x = yp
+        else:
+            kh, kw = op.ksize
+            x = pad(yp, [(kh - 1 - kh // 2, kh // 2), (kw - 1 - kw // 2, kw // 2)], "replicate")
+        norm = op.AT(torch.ones_like(yp)).clamp_min(eps)
+        damp = 2 * torch.sigmoid(self.hyper(_features(sigma, op.psf)))
+        smap = (sigma * 10).reshape(-1, 1, 1, 1)
+        for k in range(self.stages):
+            x = rl_step(x, yp, op, norm, damping=damp[:, k])
+            c = self.correct[k](torch.cat([x, smap.expand(x.shape[0], 1, *x.shape[-2:])], dim=1))
+            x = x * torch.exp(torch.tanh(c))
+        if circ or boundary == "valid":
+            return x
+        kh, kw = op.ksize
+        oy, ox = kh - 1 - kh // 2, kw - 1 - kw // 2
+        return x[..., oy:oy + y.shape[-2], ox:ox + y.shape[-1]]
+
+
+#: model name -> class (explicit; no plugin discovery)
+MODELS: dict[str, type] = {
+    "unrolled-hqs": UnrolledHQS,
+    "deep-wiener": DeepWiener,
+    "unrolled-rl": UnrolledRL,
+}
+
+
+def build_model(name: str, **config) -> nn.Module:
+    """Construct the registered model ``name`` (``_`` and ``-`` are interchangeable)."""
+    key = str(name).replace("_", "-").lower() if isinstance(name, str) else name
+    if key not in MODELS:
+        raise ValueError(f"model={name!r} is unknown; known models: "
+                         f"{', '.join(repr(k) for k in sorted(MODELS))}")
+    return MODELS[key](**config)
