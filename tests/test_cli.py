@@ -1,0 +1,96 @@
+"""CLI: blur -> deblur round trip from a real shell, the demo, and one-line errors (exit 2)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hybrid_deblur.cli.main import main
+
+EXE = [sys.executable, "-m", "hybrid_deblur.cli.main"]
+
+
+def _shell(args, cwd):
+    env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
+    return subprocess.run(EXE + args, cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.fixture
+def sharp_png(tmp_path):
+    from hybrid_deblur.io import imwrite, sample_image
+
+    x = sample_image("camera")[128:256, 128:256]
+    p = tmp_path / "sharp.png"
+    imwrite(p, x)
+    return p
+
+
+def test_blur_then_deblur_round_trip_from_a_shell(tmp_path, sharp_png):
+    from hybrid_deblur.io import imread
+    from hybrid_deblur.metrics import psnr
+    from hybrid_deblur.physics import crop_valid
+    from hybrid_deblur.psf import combine, disk, linear_motion, save_psf
+
+    k = combine(linear_motion(9, 30), disk(2))
+    save_psf(tmp_path / "k.npy", k)
+    r = _shell(["blur", str(sharp_png), "--psf", "k.npy", "--noise", "0.005", "-o", "blurred.png"],
+               tmp_path)
+    assert r.returncode == 0, r.stderr
+    side = json.loads((tmp_path / "blurred.json").read_text())
+    assert side["boundary"] == "valid" and side["noise"] == {"gaussian": 0.005}
+    r = _shell(["deblur", "blurred.png", "--psf", "k.npy", "--method", "wiener", "-o", "restored.png"],
+               tmp_path)
+    assert r.returncode == 0, r.stderr
+    ref = crop_valid(imread(sharp_png), k.shape)
+    y = imread(tmp_path / "blurred.png")
+    xr = imread(tmp_path / "restored.png")
+    assert xr.shape == y.shape == ref.shape
+    assert psnr(xr, ref) > psnr(y, ref) + 2.0
+    assert json.loads((tmp_path / "restored.json").read_text())["method"] == "wiener"
+
+
+def test_bad_option_exits_2_with_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["deblur", "x.png", "--method", "nope", "-o", "y.png"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nope" in err[0]
+    with pytest.raises(SystemExit) as e:
+        main(["blur", "--frobnicate"])
+    assert e.value.code == 2
+
+
+def test_unreadable_file_is_one_line_and_no_output(tmp_path, capsys):
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    np.save(tmp_path / "k.npy", np.ones((3, 3)) / 9)
+    code = main(["deblur", str(tmp_path / "bad.png"), "--psf", str(tmp_path / "k.npy"),
+                 "-o", str(tmp_path / "out.png")])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.png" in err[0]
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_negative_psf_is_rejected(tmp_path, sharp_png, capsys):
+    np.save(tmp_path / "neg.npy", -np.ones((3, 3)))
+    code = main(["blur", str(sharp_png), "--psf", str(tmp_path / "neg.npy"), "-o",
+                 str(tmp_path / "o.png")])
+    assert code == 2
+    assert "negative" in capsys.readouterr().err
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_demo_writes_figure_and_metrics(tmp_path):
+    code = main(["demo", "--out", str(tmp_path / "d"), "--methods", "wiener", "--no-blind",
+                 "--size", "256"])
+    assert code == 0
+    m = json.loads((tmp_path / "d" / "metrics.json").read_text())
+    assert m["results"]["wiener"]["psnr"] > m["blurred"]["psnr"]
+    assert (tmp_path / "d" / "demo.png").stat().st_size > 10_000
+    assert Path(tmp_path / "d" / "demo.png").read_bytes()[:4] == b"\x89PNG"
