@@ -126,6 +126,38 @@ def _trajectory(p):
     return trajectory_motion(**p)
 
 
+def _num_or_len(v: str):
+    """A float, or a length with a unit kept as text (``"0.2um"``) for :mod:`psf.optics`."""
+    try:
+        return float(v)
+    except ValueError:
+        from ..psf.optics import length
+
+        length(v, name="value", lo=-1.0, hi=1.0)  # raises ValueError on bad text
+        return v
+
+
+_num_or_len.__name__ = "number or length"
+
+
+def _optics(p):
+    """Lens PSF from physical parameters (:func:`hybrid_deblur.psf.optics.pupil_psf`)."""
+    import warnings
+
+    from ..psf.optics import UndersampledWarning, pupil_psf
+
+    p = dict(p)
+    for key in ("wavelength", "pixel"):
+        if key not in p:
+            raise ValueError(f"--optics needs {key}= (e.g. wavelength=550nm,fnum=2.8,pixel=4.5um)")
+    zern = {name: p.pop(name) for name in ("defocus", "spherical", "coma", "astigmatism")
+            if name in p}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndersampledWarning)
+        return pupil_psf(p["wavelength"], f_number=p.get("fnum"), na=p.get("na"),
+                         pixel_pitch=p["pixel"], zernike=zern or None, size=p.get("size"))
+
+
 #: option name -> (accepted keys with converters, builder(params) -> psf, help text).
 #: Other modules may add entries (e.g. optics) before the parser is built.
 SPECS: dict[str, tuple[dict[str, Callable], Callable[[dict], np.ndarray], str]] = {
@@ -139,6 +171,11 @@ SPECS: dict[str, tuple[dict[str, Callable], Callable[[dict], np.ndarray], str]] 
     "trajectory": ({"length": float, "size": _opt_int, "anxiety": float, "exposure": float,
                     "seed": _opt_int, "n_samples": _opt_int}, _trajectory,
                    "camera shake: length=PX[,size=N,anxiety=A,exposure=F,seed=S]"),
+    "optics": ({"wavelength": str, "fnum": float, "na": float, "pixel": str,
+                "defocus": _num_or_len, "spherical": _num_or_len, "coma": _num_or_len,
+                "astigmatism": _num_or_len, "size": _opt_int}, _optics,
+               "lens: wavelength=550nm,fnum=2.8 (or na=1.2),pixel=4.5um[,defocus=WAVES_RMS,"
+               "spherical=..,coma=..,astigmatism=.. (waves RMS or e.g. 0.1um),size=N]"),
 }
 
 
@@ -151,6 +188,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         p.add_argument(f"--{name}", action="append", default=[], metavar="SPEC", help=helptext)
     p.add_argument("--file", action="append", default=[], metavar="PATH",
                    help="read a kernel file (.npy, .npz, .png, .tif, .mat)")
+    p.add_argument("--measured", action="append", default=[], metavar="PATH",
+                   help="raw bead image or (z, y, x) stack (.tif, .npy): background removed, "
+                        "centred, cropped to 99%% energy, normalised (psf.measured.ingest)")
     p.add_argument("--orientation", choices=("conv", "matlab"), default="conv",
                    help="orientation of --file kernels (matlab: correlation, rotated 180°)")
     p.add_argument("--size", type=int, default=None,
@@ -169,13 +209,23 @@ def build_psf(args: argparse.Namespace) -> tuple[np.ndarray, list[str]]:
         for text in getattr(args, name, None) or []:
             params = parse_spec(text, keys, option=f"--{name}")
             parts.append(fn(params))
-            desc = ", ".join(f"{k}={v:g}" for k, v in params.items())
+            desc = ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}"
+                             for k, v in params.items())
             names.append(f"{name}({desc})")
     for path in args.file or []:
         parts.append(load_psf(path, orientation=args.orientation))
         names.append(f"file({path})")
+    for path in getattr(args, "measured", None) or []:
+        from ..psf.measured import ingest
+
+        parts.append(ingest(path))
+        names.append(f"measured({path})")
     if not parts:
-        raise ValueError("no PSF given: use --" + ", --".join(SPECS) + " or --file")
+        raise ValueError("no PSF given: use --" + ", --".join(SPECS) + ", --file or --measured")
+    if any(k.ndim != 2 for k in parts):
+        if len(parts) > 1:
+            raise ValueError("a 3-D (z, y, x) measured PSF cannot be combined with other PSFs")
+        return parts[0], names
     psf = combine(*parts) if len(parts) > 1 else parts[0]
     return psf, names
 
@@ -224,6 +274,8 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.output)
     psf, names = build_psf(args)
+    if psf.ndim == 3:
+        return _run_stack(psf, out, names, args)
     if args.size is not None:
         if args.size < 1:
             raise ValueError(f"--size must be >= 1, got {args.size}")
@@ -243,6 +295,30 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_figure:
         fig_path = out.with_name(f"{out.stem}_psf.png")
         _figure(psf, fig_path, " * ".join(names))
+        msg += f"; figure {fig_path}"
+    print(msg)
+    return 0
+
+
+def _run_stack(psf: np.ndarray, out: Path, names: list[str], args) -> int:
+    """Save a 3-D (z, y, x) PSF as .npy and an orthogonal-views figure."""
+    from ..io import atomic_write
+    from ..psf.measured import fit
+
+    if out.suffix.lower() != ".npy":
+        raise ValueError(f"a 3-D PSF is saved as .npy; got output {str(out)!r}")
+    if not out.parent.is_dir():
+        raise OSError(f"output folder {str(out.parent)!r} does not exist")
+    with atomic_write(out, "wb") as fh:
+        np.save(fh, psf)
+    r = fit(psf, "gaussian")
+    msg = (f"{out}: {'x'.join(str(n) for n in psf.shape)} (z, y, x) PSF = {' * '.join(names)}; "
+           f"sum {psf.sum():.6f}, lateral FWHM {r.fwhm:.2f} px, axial FWHM {r.fwhm_axial:.2f} px")
+    if not args.no_figure:
+        from ..analysis.plots import plot_psf_stack
+
+        fig_path = out.with_name(f"{out.stem}_psf.png")
+        plot_psf_stack(psf, log=True, title=" * ".join(names)[:60], path=fig_path)
         msg += f"; figure {fig_path}"
     print(msg)
     return 0
