@@ -8,7 +8,7 @@ import pytest
 from hybrid_deblur.physics import Blur
 from hybrid_deblur.psf import optics as O
 
-KW = dict(na=0.9, pixel_pitch="100nm", z_step="200nm", n_medium=1.0)
+KW = {"na": 0.9, "pixel_pitch": "100nm", "z_step": "200nm", "n_medium": 1.0}
 
 
 @pytest.fixture(scope="module")

@@ -136,7 +136,7 @@ def test_marechal_strehl():
 
 
 def test_annular_aperture_narrows_core():
-    kw = dict(f_number=N, pixel_pitch=P_FINE, size=129)
+    kw = {"f_number": N, "pixel_pitch": P_FINE, "size": 129}
     circ = O.pupil_psf(LAM, **kw)
     ann = O.pupil_psf(LAM, aperture="annular", obscuration=0.5, **kw)
     r0 = 1.2197 * LAM * N / P_FINE

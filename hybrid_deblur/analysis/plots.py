@@ -17,8 +17,9 @@ Examples
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -28,8 +29,15 @@ from matplotlib.figure import Figure
 from .. import backend as B
 from ..psf import measured as _m
 
-__all__ = ["save_figure", "plot_psf", "plot_otf", "plot_mtf", "plot_encircled_energy",
-           "plot_psf_stack", "diffraction_mtf"]
+__all__ = [
+    "diffraction_mtf",
+    "plot_encircled_energy",
+    "plot_mtf",
+    "plot_otf",
+    "plot_psf",
+    "plot_psf_stack",
+    "save_figure",
+]
 
 
 def _fig(ncols: int, *, width: float = 3.6, height: float = 3.3) -> Figure:
@@ -299,7 +307,7 @@ def plot_psf_stack(stack: Any, *, mode: str = "slices", voxel_size=None, log: bo
         xy, xz, yz = a[c[0]], a[:, c[1], :], a[:, :, c[2]]
     vmax = float(a.max()) if a.max() > 0 else 1.0
     norm = LogNorm(vmin=vmax * 1e-4, vmax=vmax) if log else None
-    nz, ny, nx = a.shape
+    _nz, _ny, _nx = a.shape
     fig = _fig(3, width=3.4, height=3.2)
     panels = [(xy, "x", "y", dx, dy, "XY"), (xz, "x", "z", dx, dz, "XZ"),
               (yz, "y", "z", dy, dz, "YZ")]

@@ -174,8 +174,8 @@ SPECS: dict[str, tuple[dict[str, Callable], Callable[[dict], np.ndarray], str]] 
     "optics": ({"wavelength": str, "fnum": float, "na": float, "pixel": str,
                 "defocus": _num_or_len, "spherical": _num_or_len, "coma": _num_or_len,
                 "astigmatism": _num_or_len, "size": _opt_int}, _optics,
-               "lens: wavelength=550nm,fnum=2.8 (or na=1.2),pixel=4.5um[,defocus=WAVES_RMS,"
-               "spherical=..,coma=..,astigmatism=.. (waves RMS or e.g. 0.1um),size=N]"),
+               ("lens: wavelength=550nm,fnum=2.8 (or na=1.2),pixel=4.5um[,defocus=WAVES_RMS,"
+                "spherical=..,coma=..,astigmatism=.. (waves RMS or e.g. 0.1um),size=N]")),
 }
 
 

@@ -37,8 +37,18 @@ from scipy.special import erfc, j1
 
 from .. import backend as B
 
-__all__ = ["ingest", "fit", "PSFFit", "estimate_background", "radial_profile",
-           "encircled_energy", "encircled_energy_radius", "radial_mtf", "mtf_cutoff", "fwhm_1d"]
+__all__ = [
+    "PSFFit",
+    "encircled_energy",
+    "encircled_energy_radius",
+    "estimate_background",
+    "fit",
+    "fwhm_1d",
+    "ingest",
+    "mtf_cutoff",
+    "radial_mtf",
+    "radial_profile",
+]
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -224,7 +234,7 @@ def _load(data) -> np.ndarray:
 def _border_shell(a: np.ndarray, frac: float = 0.1) -> np.ndarray:
     mask = np.zeros(a.shape, bool)
     for ax, n in enumerate(a.shape):
-        w = max(2, int(round(frac * n)))
+        w = max(2, round(frac * n))
         sl = [slice(None)] * a.ndim
         sl[ax] = slice(0, w)
         mask[tuple(sl)] = True
@@ -524,8 +534,8 @@ def fit(psf: Any, model: str = "gaussian", *, pixel_pitch=None, wavelength=None)
     params, fw, resid, ok, mod, msg = _fit_plane(plane, model)
     fw_ax = None
     if a.ndim == 3:
-        y0 = int(round(min(max(params["y0"], 0), a.shape[1] - 1)))
-        x0 = int(round(min(max(params["x0"], 0), a.shape[2] - 1)))
+        y0 = round(min(max(params["y0"], 0), a.shape[1] - 1))
+        x0 = round(min(max(params["x0"], 0), a.shape[2] - 1))
         prof = a[:, max(y0 - 1, 0):y0 + 2, max(x0 - 1, 0):x0 + 2].sum(axis=(1, 2))
         z = np.arange(len(prof), dtype=float)
 

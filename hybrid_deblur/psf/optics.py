@@ -35,8 +35,9 @@ from __future__ import annotations
 import math
 import re
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import scipy.fft as sfft
@@ -46,10 +47,22 @@ from .. import backend as B
 from .zernike import parse_zernike_key, wavefront
 
 __all__ = [
-    "length", "nyquist_pitch", "diffraction_cutoff", "pupil_function", "pupil_psf", "airy",
-    "pupil_psf_3d", "thin_lens_defocus", "Defocus", "polychromatic_psf", "rgb_psfs",
-    "camera_motion_path", "rasterize_path", "motion_psf", "UndersampledWarning",
+    "Defocus",
     "GridWarning",
+    "UndersampledWarning",
+    "airy",
+    "camera_motion_path",
+    "diffraction_cutoff",
+    "length",
+    "motion_psf",
+    "nyquist_pitch",
+    "polychromatic_psf",
+    "pupil_function",
+    "pupil_psf",
+    "pupil_psf_3d",
+    "rasterize_path",
+    "rgb_psfs",
+    "thin_lens_defocus",
 ]
 
 
@@ -199,7 +212,7 @@ def _plan(lam, N, p, size, oversample, slope_waves, extra_radius=0.0, *, min_pup
     lamN = lam * N
     need = p / (lamN / 2.0)
     if oversample is None:
-        o = max(1, int(math.ceil(need - 1e-9)))
+        o = max(1, math.ceil(need - 1e-9))
     else:
         o = int(oversample)
         if o < 1 or o < need - 1e-9:
@@ -210,7 +223,7 @@ def _plan(lam, N, p, size, oversample, slope_waves, extra_radius=0.0, *, min_pup
     geo = 2.0 * N * lam * slope_waves + extra_radius  # geometric blur radius (m)
     if size is None:
         r_px = (geo + 6.0 * lamN) / p
-        size = 2 * int(math.ceil(r_px)) + 1
+        size = 2 * math.ceil(r_px) + 1
         size = max(size, 5)
     else:
         size = int(size)
@@ -218,8 +231,8 @@ def _plan(lam, N, p, size, oversample, slope_waves, extra_radius=0.0, *, min_pup
             raise ValueError(f"size must be a positive integer, got {size!r}")
     dx = p / o
     r_min = max(min_pupil, 4.0 * slope_waves)
-    m_req = max(2 * size * o, int(math.ceil(2.0 * lamN * r_min / dx)))
-    coarse = sfft.next_fast_len(int(math.ceil(m_req / o)))
+    m_req = max(2 * size * o, math.ceil(2.0 * lamN * r_min / dx))
+    coarse = sfft.next_fast_len(math.ceil(m_req / o))
     M = coarse * o
     if M > 8192:
         raise ValueError(
@@ -394,11 +407,11 @@ def airy(wavelength, f_number=None, pixel_pitch=None, *, na=None, size: int | No
     N, _ = _f_number(f_number, na)
     lamN = lam * N
     if size is None:
-        size = max(5, 2 * int(math.ceil(6 * 1.22 * lamN / p)) + 1)
+        size = max(5, 2 * math.ceil(6 * 1.22 * lamN / p) + 1)
     size = int(size)
     if size < 1:
         raise ValueError(f"size must be a positive integer, got {size!r}")
-    s = 1 if not integrate else (int(subsample) if subsample else max(3, int(math.ceil(8 * p / lamN)) | 1))
+    s = 1 if not integrate else (int(subsample) if subsample else max(3, math.ceil(8 * p / lamN) | 1))
     off = (np.arange(s) + 0.5) / s - 0.5
     c = np.arange(size) - size // 2
     u = (c[:, None] + off[None, :]).ravel() * p
@@ -472,12 +485,12 @@ def pupil_psf_3d(wavelength, *, na, pixel_pitch, z_step, nz: int, size: int | No
     # phase slope of the defocus term at the pupil rim (waves per unit rho)
     kz_slope = zmax * (NA ** 2 / lam) / math.sqrt(max(n_med ** 2 - NA ** 2, 1e-12))
     slope = _max_slope(coeffs) + kz_slope
-    o, size, dx, M, geo = _plan(lam, N, p, size, oversample, _max_slope(coeffs),
+    o, size, dx, M, _geo = _plan(lam, N, p, size, oversample, _max_slope(coeffs),
                                 extra_radius=zmax * tan_t)
     r_min = 4.0 * slope
     if M * dx / (2 * lam * N) < r_min:  # more pupil samples for strong defocus phase
-        m_req = int(math.ceil(2.0 * lam * N * r_min / dx))
-        M = sfft.next_fast_len(int(math.ceil(m_req / o))) * o
+        m_req = math.ceil(2.0 * lam * N * r_min / dx)
+        M = sfft.next_fast_len(math.ceil(m_req / o)) * o
         if M > 8192:
             raise ValueError(f"nz*z_step too large for this sampling (grid {M}^2); reduce nz or z_step")
     _warn_undersampled(p, lam * N)

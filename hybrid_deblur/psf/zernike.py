@@ -21,13 +21,21 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from math import factorial
-from typing import Mapping
 
 import numpy as np
 
-__all__ = ["noll_to_nm", "nm_to_noll", "zernike", "zernike_radial", "wavefront",
-           "zernike_gram", "ZERNIKE_NAMES", "parse_zernike_key"]
+__all__ = [
+    "ZERNIKE_NAMES",
+    "nm_to_noll",
+    "noll_to_nm",
+    "parse_zernike_key",
+    "wavefront",
+    "zernike",
+    "zernike_gram",
+    "zernike_radial",
+]
 
 #: common names of the first Noll terms (keys accepted by :func:`parse_zernike_key`)
 ZERNIKE_NAMES = {
