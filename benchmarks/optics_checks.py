@@ -33,11 +33,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from hybrid_deblur.psf import measured as M  # noqa: E402
-from hybrid_deblur.psf import optics as O  # noqa: E402
-from hybrid_deblur.psf.zernike import zernike_gram  # noqa: E402
+from hybrid_deblur.psf import measured as M
+from hybrid_deblur.psf import optics as O
+from hybrid_deblur.psf.zernike import zernike_gram
 
 ROWS: list[dict] = []
 

@@ -145,3 +145,30 @@ def test_llsm_bead_stack():
     sm = ndimage.gaussian_filter(psf, 1.0)
     assert all(abs(int(p) - n // 2) <= 1
                for p, n in zip(np.unravel_index(sm.argmax(), sm.shape), sm.shape))
+
+
+def test_cli_psf_measured(tmp_path, capsys):
+    from hybrid_deblur.cli.main import main
+
+    rng = np.random.default_rng(5)
+    raw = rng.poisson(140.0 + 2e5 * gauss2((48, 48), (20.4, 26.7), 1.8)).astype(np.float64)
+    src = tmp_path / "bead.npy"
+    np.save(src, raw)
+    out = tmp_path / "psf.npy"
+    assert main(["psf", "--measured", str(src), "-o", str(out), "--no-figure"]) == 0
+    k = np.load(out)
+    assert k.sum() == pytest.approx(1.0) and np.unravel_index(k.argmax(), k.shape) == (
+        k.shape[0] // 2, k.shape[1] // 2)
+    assert "measured(" in capsys.readouterr().out
+
+
+@pytest.mark.data
+@pytest.mark.skipif(not (LLSM / "psf.tif").exists(), reason="shared data absent")
+def test_cli_psf_measured_stack(tmp_path, capsys):
+    from hybrid_deblur.cli.main import main
+
+    out = tmp_path / "bead.npy"
+    assert main(["psf", "--measured", str(LLSM / "psf.tif"), "-o", str(out)]) == 0
+    assert np.load(out).ndim == 3 and (tmp_path / "bead_psf.png").exists()
+    assert "axial FWHM" in capsys.readouterr().out
+    assert main(["psf", "--measured", str(LLSM / "psf.tif"), "-o", str(tmp_path / "b.png")]) == 2

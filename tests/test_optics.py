@@ -234,3 +234,20 @@ def test_motion_composed_with_optics():
     assert k.sum() == pytest.approx(1.0) and k.min() >= 0
     k21 = O.motion_psf((0.0, np.deg2rad(2)), 0.02, "35mm", "3um", optics=lens, size=21)
     assert k21.shape == (21, 21) and k21.sum() == pytest.approx(1.0)
+
+
+# ----------------------------------------------------------------------------- CLI
+def test_cli_psf_optics(tmp_path, capsys):
+    from hybrid_deblur.cli.main import main
+
+    out = tmp_path / "lens.npy"
+    rc = main(["psf", "--optics", "wavelength=550nm,fnum=2.8,pixel=1um,defocus=0.5", "-o", str(out)])
+    assert rc == 0 and out.exists() and (tmp_path / "lens_psf.png").exists()
+    k = np.load(out)
+    with pytest.warns(O.UndersampledWarning):
+        ref = O.pupil_psf("550nm", f_number=2.8, pixel_pitch="1um", zernike={4: 0.5})
+    assert np.allclose(k, ref)
+    rc = main(["psf", "--optics", "wavelength=550,fnum=2.8,pixel=1um", "-o", str(out)])
+    assert rc == 2 and "550nm" in capsys.readouterr().err
+    rc = main(["psf", "--optics", "fnum=2.8,pixel=1um", "-o", str(out)])
+    assert rc == 2 and "wavelength" in capsys.readouterr().err
