@@ -4,7 +4,8 @@ Nothing here re-derives FFT convolution: the OTF comes from
 :meth:`hybrid_deblur.physics.Blur.otf` (i.e. :func:`~hybrid_deblur.psf.psf2otf`),
 transforms go through :func:`hybrid_deblur.backend.rfftn` / ``irfftn``, the
 geometry of the boundary-safe problem and the initial padding come from the
-classical solvers (:mod:`hybrid_deblur.solvers._common`), and the RL step uses
+classical solvers (:mod:`hybrid_deblur.solvers._common`), the image step *is*
+:func:`hybrid_deblur.solvers.hqs_x_step`, and the RL step uses
 the ``valid``-mode :class:`~hybrid_deblur.physics.Blur` operator and its adjoint.
 
 Boundary handling (``boundary=``)
@@ -41,8 +42,9 @@ import torch
 from .. import backend as B
 from ..physics.blur import Blur
 from ..solvers import _common as SC
+from ..solvers.hqs import hqs_x_step
 
-__all__ = ["DataTerm", "LEARNED_BOUNDARIES", "hqs_x_step_fourier", "wiener_fourier", "rl_step"]
+__all__ = ["DataTerm", "LEARNED_BOUNDARIES", "wiener_fourier", "rl_step"]
 
 #: boundaries accepted by the learned models
 LEARNED_BOUNDARIES = ("auto", "valid", "circular", "reflect", "replicate", "zero")
@@ -55,16 +57,6 @@ def _col(v: Any, like: torch.Tensor) -> torch.Tensor:
     while v.ndim < like.ndim:
         v = v.unsqueeze(-1)
     return v
-
-
-def hqs_x_step_fourier(Y, Z, H, alpha):
-    """Closed-form HQS image step in the Fourier domain.
-
-    Solves :math:`\\min_x \\|k \\circledast x - y\\|^2 + \\alpha \\|x - z\\|^2`:
-    :math:`\\hat X = (\\bar H Y + \\alpha Z) / (|H|^2 + \\alpha)`.
-    """
-    H2 = H.real ** 2 + H.imag ** 2
-    return (H.conj() * Y + alpha * Z) / (H2 + alpha)
 
 
 def wiener_fourier(Y, H, nsr):
@@ -160,12 +152,11 @@ class DataTerm:
         """HQS image step :math:`\\arg\\min_x \\|Kx - y\\|^2 + \\alpha\\|x - z\\|^2`.
 
         ``alpha`` is a scalar or one value per sample (shape (B,) or (B, C)).
-        Circular: exact. Masked: one majorise-minimise step (see the module notes).
+        Circular: exact, it *is* :func:`hybrid_deblur.solvers.hqs_x_step`. Masked: the same
+        step on the filled observation (one majorise-minimise step, see the module notes).
         """
-        Z = self.fft(z)
-        Y = self._Y if not self.masked else self.fft(self.filled_y(z, Z))
-        a = _col(alpha, z)
-        return self.ifft(hqs_x_step_fourier(Y, Z, self.H, a))
+        Y = self._Y if not self.masked else self.fft(self.filled_y(z))
+        return hqs_x_step(self.H.conj() * Y, self.H, z, _col(alpha, z))
 
     def wiener(self, f: torch.Tensor, nsr: Any) -> torch.Tensor:
         """Wiener deconvolution of grid images / feature maps ``f`` with ``nsr`` (broadcasts)."""

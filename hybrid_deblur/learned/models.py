@@ -111,23 +111,20 @@ class _Base(nn.Module):
                              f"{tuple(getattr(y, 'shape', ()))}")
         psf = _batch_psf(psf, y)
         sigma = _sigma(sigma, y)
-        c = int(y.shape[1])
+        b, c = int(y.shape[0]), int(y.shape[1])
+        if psf.shape[0] not in (1, b) or psf.shape[1] not in (1, c):
+            raise ValueError(f"psf of shape {tuple(psf.shape)} does not match y of shape "
+                             f"{tuple(y.shape)}: give (kh, kw), (B, 1, kh, kw) or (B, C, kh, kw)")
+        kh, kw = psf.shape[-2:]
         if c != self.channels:
             if self.channels != 1:
                 raise ValueError(f"this {self.name} model restores {self.channels}-channel images; "
                                  f"got y with {c} channels")
-            b = y.shape[0]
-            yf = y.reshape(b * c, 1, *y.shape[-2:])
-            pf = psf.expand(b, c, *psf.shape[-2:]).reshape(b * c, 1, *psf.shape[-2:]) \
-                if psf.shape[1] in (1, c) else psf
-            if psf.shape[0] == 1 and b > 1:
-                pf = psf.expand(b, c, *psf.shape[-2:]).reshape(b * c, 1, *psf.shape[-2:])
-            out = self._restore(yf, pf.expand(b * c, 1, *psf.shape[-2:]) if pf.shape[0] == 1
-                                else pf, sigma.repeat_interleave(c), boundary)
+            pf = psf.expand(b, c, kh, kw).reshape(b * c, 1, kh, kw)
+            out = self._restore(y.reshape(b * c, 1, *y.shape[-2:]), pf, sigma.repeat_interleave(c),
+                                boundary)
             return out.reshape(b, c, *out.shape[-2:])
-        if psf.shape[1] != 1:
-            psf = psf.mean(dim=1, keepdim=True) if psf.shape[1] == c and self.channels == c else psf
-        return self._restore(y, psf, sigma, boundary)
+        return self._restore(y, psf.expand(b, psf.shape[1], kh, kw), sigma, boundary)
 
 
 class ZeroResidual(nn.Module):
@@ -234,7 +231,8 @@ class DeepWiener(_Base):
         self.refine = ResUNet(self.channels + self.nfeat + 1, self.channels, widths, blocks)
 
     def _restore(self, y, psf, sigma, boundary):
-        dt = DataTerm(y, psf, boundary)
+        # feature maps mix channels, so one kernel per sample (per-channel kernels are averaged)
+        dt = DataTerm(y, psf.mean(dim=1, keepdim=True), boundary)
         y0 = dt.init()
         f = torch.cat([y0, self.extract(y0)], dim=1)
         s = sigma.clamp_min(SIGMA_FLOOR)

@@ -273,7 +273,7 @@ class Trainer:
                 f.write("\n".join(rows) + "\n")
         self.save_checkpoint()
         summary = self._write_summary(stopped=stopped)
-        if self.rank == 0 and self.step >= steps and self.cfg["export"]["path"]:
+        if self.rank == 0 and self.cfg["export"]["path"] and (self.step >= steps or stopped == "max_minutes"):
             summary["export"] = self.export(self.cfg["export"]["path"])
             self._write_summary(stopped=stopped, extra={"export": summary["export"]})
         return summary
@@ -303,7 +303,7 @@ class Trainer:
                                               "kernel_kinds") if k in d} or "PairSampler defaults",
             "noise": {"sigma": d.get("sigma", [0.0, 0.03]), "p_poisson": d.get("p_poisson", 0.2),
                       "photons": d.get("photons", [100.0, 3000.0])},
-            "training": {"steps": self.step, "batch_size": self.tc["batch_size"],
+            "training": {"steps": self.step, "planned_steps": int(self.tc["steps"]), "batch_size": self.tc["batch_size"],
                          "lr": self.tc["lr"], "seconds": round(self.elapsed, 1),
                          "world_size": self.world, "ema": self.tc["ema"], "loss": self.tc["loss"]},
             "hardware": hardware(self.device),
