@@ -18,10 +18,11 @@ from the +x axis (rows point down), modulo 180.
 Examples
 --------
 >>> import numpy as np
+>>> from scipy.ndimage import gaussian_filter
 >>> from scipy.signal import fftconvolve
 >>> from hybrid_deblur.psf import linear_motion
 >>> from hybrid_deblur.estimate import estimate_motion
->>> x = np.random.default_rng(0).random((192, 192))
+>>> x = gaussian_filter(np.random.default_rng(0).random((192, 192)), 1.0)
 >>> y = fftconvolve(x, linear_motion(15, 30), mode="valid")
 >>> m = estimate_motion(y)
 >>> bool(abs(m["angle"] - 30) < 2 and abs(m["length"] - 15) < 1)
