@@ -659,20 +659,27 @@ def _mono_stack(lams, f_number, na, pixel_pitch, size, zernike, zref, w, kwargs)
                else length(zref, name="wavelength"))
     opd = {k: (v if isinstance(v, str) else float(v) * lam_ref)
            for k, v in (zernike or {}).items()}
+    def waves(lam):
+        return {k: (v if isinstance(v, str) else v / lam) for k, v in opd.items()}
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UndersampledWarning)
-        def waves(lam):
-            return {k: (v if isinstance(v, str) else v / lam) for k, v in opd.items()}
-
+        warnings.simplefilter("ignore", GridWarning)
         if size is None:  # size from the longest wavelength: the largest PSF
             _, info = pupil_psf(lams.max(), f_number=f_number, na=na, pixel_pitch=pixel_pitch,
                                 zernike=waves(lams.max()), return_info=True, **kwargs)
             size = info["size"]
-        out = []
+        out, fracs = [], []
         for lam in lams:
-            zw = waves(lam)
-            out.append(pupil_psf(lam, f_number=f_number, na=na, pixel_pitch=pixel_pitch,
-                                 zernike=zw, size=size, **kwargs))
+            k, info = pupil_psf(lam, f_number=f_number, na=na, pixel_pitch=pixel_pitch,
+                                zernike=waves(lam), size=size, return_info=True, **kwargs)
+            out.append(k)
+            fracs.append(info["energy_fraction"])
+    if min(fracs) < 0.9:  # one warning for the whole spectrum
+        warnings.warn(
+            f"a {size}x{size} window holds only {100 * min(fracs):.1f}% of the PSF energy at "
+            f"{lams[int(np.argmin(fracs))] * 1e9:.0f} nm; pass a larger size (or size=None)",
+            GridWarning, stacklevel=3)
     return np.stack(out)
 
 
