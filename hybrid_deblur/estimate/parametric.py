@@ -40,7 +40,8 @@ from . import _common as C
 __all__ = ["periodic_component", "estimate_motion", "estimate_defocus", "estimate_gaussian",
            "estimate_motion_defocus", "log_spectrum"]
 
-_EPS = 1e-3
+_EPS = 1e-3  # noise-to-signal floor of the motion model
+_EPS_DEFOCUS = 1e-2  # and of the defocus model (its rings are weaker)
 
 
 def periodic_component(u: np.ndarray) -> np.ndarray:
@@ -77,14 +78,14 @@ def log_spectrum(y) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     return np.log(P + 1e-30), fy, fx, float(floor)
 
 
-def _band(logP, fy, fx, floor, rmin=2.0):
+def _band(logP, fy, fx, floor, rmin=2.0, margin=1.5):
     """Frequencies usable for fitting: above the DC neighbourhood and above the noise floor."""
     H, W = logP.shape
     rho = np.hypot(fy, fx)
     rbin = np.minimum((rho * max(H, W)).astype(int), max(H, W))
     prof = np.bincount(rbin.ravel(), logP.ravel()) / np.maximum(np.bincount(rbin.ravel()), 1)
-    # radial mean > floor + 1.5 (about 4.5x noise power) where the blur zeros are still visible
-    ok = np.flatnonzero(prof > floor + 1.5)
+    # radial mean > floor + margin (1.5: about 4.5x the noise power), where zeros are visible
+    ok = np.flatnonzero(prof > floor + margin)
     rmax_bin = ok.max() if ok.size else max(H, W) // 4
     rmax = min(max(rmax_bin / max(H, W), 8 / max(H, W)), 0.5)
     sel = (rho >= rmin / max(H, W)) & (rho <= rmax)
@@ -120,7 +121,7 @@ def _sinc2(L, t):
 
 def _jinc2(r, rho):
     x = 2 * np.pi * r * np.maximum(rho, 1e-9)
-    return np.log((2 * special.j1(x) / x) ** 2 + _EPS)
+    return np.log((2 * special.j1(x) / x) ** 2 + _EPS_DEFOCUS)
 
 
 def _angle_scores(R, fy, fx, sel, angles, nbin):
@@ -170,41 +171,57 @@ def estimate_motion(y, *, max_length: float | None = None) -> dict:
     n = max(H, W)
     coarse = np.arange(0.0, 180.0, 1.0)
     sc = _angle_scores(R, fy, fx, sel, coarse, n)
-    a0 = coarse[int(np.argmax(sc))]
-    fine = a0 + np.arange(-1.0, 1.01, 0.1)
-    sf = _angle_scores(R, fy, fx, sel, fine, n)
-    angle = float(fine[int(np.argmax(sf))] % 180.0)
     anis = float((sc.max() - np.median(sc)) / (sc.max() + 1e-30))
-    # 1-D profile along the motion direction
-    a = np.deg2rad(angle)
-    t = fx * np.cos(a) - fy * np.sin(a)
-    idx = np.round(t[sel] * n).astype(int)
-    off = idx.min()
-    c = np.bincount(idx - off)
-    s = np.bincount(idx - off, R[sel])
-    tt = (np.arange(c.size) + off) / n
-    keep = (c > 0) & (np.abs(tt) >= 1.0 / n)
-    prof_t = s[keep] / c[keep]
-    tk = np.abs(tt[keep])
-    Q = _detrend_matrix(tk)
     Lmax = max_length or min(H, W) / 3
-    grid = np.arange(2.0, Lmax, 0.1)
-    scores = _fit_scale(prof_t, tk, _sinc2, grid, Q, weights=c[keep].astype(float))
-    i = int(np.argmax(scores))
-    # parabolic refinement
-    L = grid[i]
-    if 0 < i < len(grid) - 1:
-        d2 = scores[i - 1] - 2 * scores[i] + scores[i + 1]
-        if d2 < 0:
-            L += 0.1 * 0.5 * (scores[i - 1] - scores[i + 1]) / d2
+    rv, yv, xv = R[sel], fy[sel], fx[sel]
+
+    def fit(angle, grid):
+        a = np.deg2rad(angle)
+        idx = np.round((xv * np.cos(a) - yv * np.sin(a)) * n).astype(int)
+        off = idx.min()
+        c = np.bincount(idx - off)
+        sm = np.bincount(idx - off, rv)
+        tt = (np.arange(c.size) + off) / n
+        keep = (c > 0) & (np.abs(tt) >= 1.0 / n)
+        tk = np.abs(tt[keep])
+        w = np.sqrt(c[keep].astype(float))
+        Q = _detrend_matrix(tk)
+        d = _residual(sm[keep] / c[keep], Q) * w
+        d /= np.linalg.norm(d) + 1e-30
+        Mm = np.log(np.sinc(np.outer(grid, tk)) ** 2 + _EPS)
+        Mm = (Mm - (Mm @ Q) @ Q.T) * w[None, :]
+        sc_ = (Mm @ d) / (np.linalg.norm(Mm, axis=1) + 1e-30)
+        return sc_
+
+    # candidate angles: the strongest local maxima of the stripe contrast
+    loc = np.flatnonzero((sc >= np.roll(sc, 1)) & (sc >= np.roll(sc, -1)))
+    cands = coarse[loc[np.argsort(sc[loc])[::-1][:4]]]
+    grid = np.arange(2.0, Lmax, 0.2)
+    best = (-np.inf, 0.0, 0.0)
+    for a0 in cands:
+        for a in a0 + np.arange(-1.5, 1.51, 0.5):
+            f = fit(a, grid)
+            i = int(np.argmax(f))
+            if f[i] > best[0]:
+                best = (float(f[i]), float(a), float(grid[i]))
+    _, a1, L1 = best
+    fine_grid = np.arange(max(2.0, L1 - 1.0), L1 + 1.0, 0.05)
+    best = (-np.inf, a1, L1)
+    for a in a1 + np.arange(-0.5, 0.51, 0.1):
+        f = fit(a, fine_grid)
+        i = int(np.argmax(f))
+        if f[i] > best[0]:
+            best = (float(f[i]), float(a), float(fine_grid[i]))
+    score, angle, L = best
+    angle = float(angle % 180.0)
     return {"model": "motion", "angle": angle, "length": float(L), "anisotropy": anis,
-            "score": float(scores[i])}
+            "score": float(score)}
 
 
-def _radial_profile(y, rmin=2.0):
+def _radial_profile(y, rmin=2.0, margin=0.5):
     logP, fy, fx, floor = log_spectrum(y)
     H, W = logP.shape
-    sel, rho, rbin, prof, rmax = _band(logP, fy, fx, floor, rmin=rmin)
+    sel, rho, rbin, prof, rmax = _band(logP, fy, fx, floor, rmin=rmin, margin=margin)
     n = max(H, W)
     # half-bin radial profile
     rb = np.round(rho[sel] * 2 * n).astype(int)
