@@ -115,6 +115,12 @@ def test_pupil_psf_matches_airy(pitch):
     assert k.sum() == pytest.approx(1.0) and k.min() >= 0
 
 
+def test_dtype_and_even_size():
+    k32 = O.pupil_psf("550nm", f_number=4, pixel_pitch="0.5um", size=20, dtype=np.float32)
+    assert k32.dtype == np.float32 and k32.shape == (20, 20)
+    assert np.unravel_index(k32.argmax(), k32.shape) == (10, 10)  # centre at k // 2
+
+
 def test_pixel_integration_is_exact_binning():
     q = 0.25e-6
     fine = O.pupil_psf("500nm", f_number=2, pixel_pitch=q, size=63)
@@ -153,6 +159,8 @@ def test_thin_lens_circle_of_confusion():
     assert d.coc_radius_px == pytest.approx(d.coc_diameter / 2 / 4.5e-6)
     assert d.psf.sum() == pytest.approx(1.0)
     assert O.thin_lens_defocus("50mm", 2.8, "2m", "2m", "4.5um").coc_diameter == 0.0
+    inf = O.thin_lens_defocus("50mm", 2.8, "inf", "10m", "4.5um")  # focused at infinity
+    assert inf.coc_diameter == pytest.approx((0.05 / 2.8) * 0.05 / 10, rel=1e-12)
     with pytest.raises(ValueError, match="focal_length"):
         O.thin_lens_defocus("50mm", 2.8, "2m", "40mm", "4.5um")
 

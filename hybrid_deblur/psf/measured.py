@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import ndimage, optimize
+from scipy import ndimage
 from scipy.special import erfc, j1
 
 from .. import backend as B
@@ -442,6 +442,8 @@ def _model_2d(model, q, yy, xx, sub):
 
 
 def _fit_plane(a: np.ndarray, model: str):
+    from scipy import optimize
+
     yy, xx = np.indices(a.shape, dtype=float)
     peak = a.max()
     cy, cx = np.unravel_index(int(np.argmax(a)), a.shape)
@@ -529,6 +531,8 @@ def fit(psf: Any, model: str = "gaussian", *, pixel_pitch=None, wavelength=None)
         raise ValueError("psf sums to zero or less; it needs positive energy")
     if model not in ("gaussian", "airy", "defocus"):
         raise ValueError(f"model must be 'gaussian', 'airy' or 'defocus', got {model!r}")
+    from scipy import optimize
+
     a = a / a.sum()
     plane = a if a.ndim == 2 else a[int(np.unravel_index(int(np.argmax(a)), a.shape)[0])]
     params, fw, resid, ok, mod, msg = _fit_plane(plane, model)
