@@ -128,7 +128,7 @@ def restore_with(model: torch.nn.Module, y: Any, psf: Any, *, boundary: str = "a
 def _registered(name: str, y, psf, boundary, sigma, weights, model, device, kw):
     if kw:
         raise TypeError(f"{name}() got unexpected options {sorted(kw)}; accepted: boundary, "
-                        "sigma, weights, model, device")
+                        "sigma, weights, model, device, progress")
     lead = tuple(int(v) for v in getattr(y, "shape", np.shape(y)))[:-2]
     chans = lead[-1] if lead else 1
     m = model if model is not None else get_model(name, channels=chans, weights=weights)
@@ -136,7 +136,7 @@ def _registered(name: str, y, psf, boundary, sigma, weights, model, device, kw):
 
 
 def unrolled_hqs(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, weights: Any = None,
-                 model: Any = None, device: Any = None, **kw) -> Any:
+                 model: Any = None, device: Any = None, progress: bool = False, **kw) -> Any:
     """Non-blind deblurring with the learned unrolled HQS network (shipped weights).
 
     Parameters
@@ -157,6 +157,8 @@ def unrolled_hqs(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None,
         A model object instead of weights.
     device : str, optional
         torch device to run on (default: the input's; CPU for NumPy).
+    progress : bool
+        Accepted for the uniform solver interface (one forward pass: no progress bar).
 
     Returns
     -------
@@ -178,12 +180,12 @@ def unrolled_hqs(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None,
 
 
 def deep_wiener(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, weights: Any = None,
-                model: Any = None, device: Any = None, **kw) -> Any:
+                model: Any = None, device: Any = None, progress: bool = False, **kw) -> Any:
     """Non-blind deblurring with the learned deep Wiener network (see :func:`unrolled_hqs`)."""
     return _registered("deep-wiener", y, psf, boundary, sigma, weights, model, device, kw)
 
 
 def unrolled_rl(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, weights: Any = None,
-                model: Any = None, device: Any = None, **kw) -> Any:
+                model: Any = None, device: Any = None, progress: bool = False, **kw) -> Any:
     """Non-blind deblurring with the learned unrolled Richardson-Lucy network (see :func:`unrolled_hqs`)."""
     return _registered("unrolled-rl", y, psf, boundary, sigma, weights, model, device, kw)
