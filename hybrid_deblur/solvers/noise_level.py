@@ -39,8 +39,10 @@ def _second_difference(x, axis: int):
 
 def _median_last(v):
     if B.is_torch(v):
-        # torch.median returns the lower median; quantile is exact but limited in size
-        return v.median(dim=-1).values
+        # torch.median returns the lower median; average the two middle values like NumPy
+        s = v.sort(dim=-1).values
+        n = int(s.shape[-1])
+        return s[..., n // 2] if n % 2 else 0.5 * (s[..., n // 2 - 1] + s[..., n // 2])
     if B.is_cupy(v):
         import cupy
 
