@@ -215,3 +215,14 @@ def test_levin_cases_load():
     assert c.y.shape == c.ref.shape == (255, 255) and c.psf.shape == (19, 19)
     assert c.extra["ssd_reference"] == pytest.approx(33.2452)
     assert 0 <= c.y.min() and c.y.max() <= 1
+
+
+def test_kernels_from_bank_name_and_folder(tmp_path):
+    ks = NB.load_kernels("defocus")
+    assert len(ks) == 23 and ks[0][0] == "defocus[0]"
+    assert all(abs(k.sum() - 1) < 1e-12 and k.min() >= 0 for _, k in ks)
+    np.save(tmp_path / "a.npy", 2 * _kernel())
+    ((name, k),) = NB.load_kernels(tmp_path)
+    assert name == "a" and k.sum() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="kernel bank"):
+        NB.load_kernels("no_such_bank")
