@@ -17,7 +17,7 @@ from hybrid_deblur.learned.inference import restore_with, unrolled_hqs  # noqa: 
 from hybrid_deblur.learned.models import ZeroResidual  # noqa: E402
 from hybrid_deblur.learned.weights import sha256_file, shipped_weights  # noqa: E402
 from hybrid_deblur.physics import Blur  # noqa: E402
-from hybrid_deblur.solvers import hqs_x_step  # noqa: E402
+from hybrid_deblur.solvers import hqs_x_step, wiener  # noqa: E402
 
 torch.set_num_threads(1)
 SMALL = dict(widths=(8, 16, 32))
@@ -45,15 +45,18 @@ def test_identity_prior_stage_equals_classical_hqs_x_step():
     sigma = torch.tensor([0.01, 0.03], dtype=torch.float64)
     out = net(torch.from_numpy(y), torch.from_numpy(k), sigma, boundary="circular").detach().numpy()
     alpha, _ = net.schedule(sigma, torch.from_numpy(k)[None, None].expand(2, 1, 7, 7))
+    alpha = alpha.detach()
     op = Blur(k, "circular")
     for i in range(2):
         a = float(alpha[i, 0])
+        # the untrained network starts from the classical Wiener solution (NumPy solver path) ...
+        z0 = wiener(y[i, 0], k, boundary="circular", sigma=float(sigma[i]))
         H = op.otf((40, 36), like=y[i, 0])
-        ref = hqs_x_step(H.conj() * B.rfftn(y[i, 0]), H, y[i, 0], a)  # NumPy solver path
+        ref = hqs_x_step(H.conj() * B.rfftn(y[i, 0]), H, z0, a)  # ... then one classical x-step
         np.testing.assert_allclose(out[i, 0], ref, atol=1e-6)
-        # and it solves the normal equations (K^T K + a I) x = K^T y + a z
+        # and that step solves the normal equations (K^T K + a I) x = K^T y + a z0
         lhs = op.AtA(out[i, 0]) + a * out[i, 0]
-        np.testing.assert_allclose(lhs, op.AT(y[i, 0]) + a * y[i, 0], atol=1e-9)
+        np.testing.assert_allclose(lhs, op.AT(y[i, 0]) + a * z0, atol=1e-9)
 
 
 def test_masked_step_decreases_valid_objective():

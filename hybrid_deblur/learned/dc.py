@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 from .. import backend as B
@@ -124,6 +125,26 @@ class DataTerm:
         if not self.masked:
             return self.y
         return SC.pad_observation(self.y, self.geom, self.op, mode="reflect", taper=True)
+
+    def wiener_init(self, sigma: torch.Tensor) -> torch.Tensor:
+        """Starting image on the grid: the classical :func:`hybrid_deblur.solvers.wiener`.
+
+        Its automatic, frequency-dependent NSR (a :math:`1/f^2` image model fitted to
+        ``y``) makes the untrained unrolled network start from a good classical
+        solution. Masked problems use ``boundary="valid"`` (the whole scene) and the
+        few extra grid samples are filled by replicating the scene's edge.
+        """
+        from ..physics.boundary import pad
+        from ..solvers import wiener
+
+        sig = sigma.detach().to("cpu", torch.float64).numpy()
+        sig = sig.reshape(-1, 1) if sig.ndim == 1 else sig
+        sig = np.broadcast_to(sig, tuple(int(v) for v in self.y.shape[:-2])).copy()
+        if not self.masked:
+            return wiener(self.y, self.psf, boundary="circular", sigma=sig)
+        x = wiener(self.y, self.psf, boundary="valid", sigma=sig)
+        extra = [(0, g - n) for g, n in zip(self.grid, x.shape[-2:])]
+        return pad(x, extra, "replicate") if any(e for _, e in extra) else x
 
     def crop(self, x: torch.Tensor) -> torch.Tensor:
         """The returned region of a grid image (observed frame, or scene for ``valid``)."""

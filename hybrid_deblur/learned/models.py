@@ -148,46 +148,45 @@ class UnrolledHQS(_Base):
         stage's noise level β_k through an extra input map).
     blocks : int
         Residual blocks per scale.
-    beta0 : float
-        First-stage prior noise level of the base schedule.
+    alpha0 : float
+        Base penalty weight of the image steps (before the learned corrections).
 
     Notes
     -----
     Stage k: :math:`x_k = \\arg\\min_x \\|Kx - y\\|^2 + \\alpha_k \\|x - z_{k-1}\\|^2`
     (closed form, :class:`~hybrid_deblur.learned.dc.DataTerm`), then
-    :math:`z_k = x_k + R_\\theta(x_k, \\beta_k)`. The base schedule is DPIR's:
-    :math:`\\beta_k` log-spaced from ``beta0`` to σ, :math:`\\alpha_k = \\lambda
-    \\sigma^2 / \\beta_k^2`; a hyper-network of (σ, kernel L2 norm, kernel radius)
-    adds learned log-corrections (zero at initialisation).
+    :math:`z_k = x_k + R_\\theta(x_k, \\beta_k)`, starting from :math:`z_0` = the classical
+    Wiener solution (:func:`hybrid_deblur.solvers.wiener`, automatic NSR). Base schedule
+    :math:`\\alpha_k` = ``alpha0``, :math:`\\beta_k = \\sigma`; a hyper-network of (σ, kernel L2
+    norm, kernel radius) adds learned log-corrections (zero at initialisation), so the
+    untrained network is "Wiener + K proximal steps" and training only has to improve on it.
     """
 
     name = "unrolled-hqs"
 
-    def __init__(self, stages: int = 5, channels: int = 1, widths=(32, 64, 128), blocks: int = 1,
-                 beta0: float = 0.2, lam: float = 0.25, hidden: int = 32):
+    def __init__(self, stages: int = 4, channels: int = 1, widths=(32, 64, 128), blocks: int = 1,
+                 alpha0: float = 1.0, hidden: int = 32):
         super().__init__(stages=stages, channels=channels, widths=list(widths), blocks=blocks,
-                         beta0=beta0, lam=lam, hidden=hidden)
+                         alpha0=alpha0, hidden=hidden)
         if int(stages) < 1:
             raise ValueError(f"stages must be >= 1, got {stages}")
         self.stages, self.channels = int(stages), int(channels)
-        self.beta0, self.lam = float(beta0), float(lam)
+        self.alpha0 = float(alpha0)
         self.prior = ResUNet(self.channels + 1, self.channels, widths, blocks)
         self.hyper = MLP(4, 2 * self.stages, hidden)
 
     def schedule(self, sigma: torch.Tensor, psf: torch.Tensor):
         """Per-sample, per-stage (alpha, beta), each of shape (B, K)."""
         s = sigma.clamp_min(SIGMA_FLOOR)
-        t = torch.linspace(0, 1, self.stages, dtype=s.dtype, device=s.device)
-        log_beta = (1 - t) * math.log(self.beta0) + t * torch.log(s)[:, None]
         d = self.hyper(_features(sigma, psf))
-        log_beta = log_beta + d[:, : self.stages]
-        log_alpha = math.log(self.lam) + 2 * torch.log(s)[:, None] - 2 * log_beta + d[:, self.stages:]
+        log_beta = torch.log(s)[:, None] + d[:, : self.stages]
+        log_alpha = math.log(self.alpha0) + d[:, self.stages:]
         return torch.exp(log_alpha), torch.exp(log_beta)
 
     def _restore(self, y, psf, sigma, boundary):
         dt = DataTerm(y, psf, boundary)
         alpha, beta = self.schedule(sigma, dt.psf)
-        z = dt.init()
+        z = dt.wiener_init(sigma)
         for k in range(self.stages):
             x = dt.x_step(z, alpha[:, k])
             bmap = beta[:, k].reshape(-1, 1, 1, 1).expand(x.shape[0], 1, *x.shape[-2:])
@@ -211,9 +210,11 @@ class DeepWiener(_Base):
     -----
     Convolution commutes with the blur, so features :math:`f_c * y` of the
     observation are blurred features of the scene and a Wiener filter
-    :math:`\\bar H F_c / (|H|^2 + \\mathrm{nsr}_c)` recovers them;
+    :math:`\\bar H F_c / (|H|^2 + \\mathrm{nsr}_c |D|^2)` recovers them
+    (:math:`|D|^2`: gradient power, :func:`hybrid_deblur.solvers.regularizer_power`);
     :math:`\\mathrm{nsr}_c = \\sigma^2 \\exp(\\theta_c + h_c(\\sigma, k))` is learned per channel.
-    The decoder predicts a residual on top of the deconvolved image.
+    The image itself is deconvolved by the classical :func:`hybrid_deblur.solvers.wiener`
+    (automatic NSR) and the decoder predicts a residual on top of it.
     """
 
     name = "deep-wiener"
@@ -226,20 +227,25 @@ class DeepWiener(_Base):
         self.extract = nn.Sequential(conv3(self.channels, self.nfeat, padding_mode="circular"),
                                      nn.ReLU(),
                                      conv3(self.nfeat, self.nfeat, padding_mode="circular"))
-        self.log_nsr = nn.Parameter(torch.full((self.channels + self.nfeat,), math.log(30.0)))
-        self.hyper = MLP(4, self.channels + self.nfeat, hidden)
-        self.refine = ResUNet(self.channels + self.nfeat + 1, self.channels, widths, blocks)
+        self.log_nsr = nn.Parameter(torch.full((self.nfeat,), math.log(300.0)))
+        self.hyper = MLP(4, self.nfeat, hidden)
+        self.refine = ResUNet(2 * self.channels + self.nfeat + 1, self.channels, widths, blocks)
 
     def _restore(self, y, psf, sigma, boundary):
+        from ..solvers.linear import regularizer_power
+
         # feature maps mix channels, so one kernel per sample (per-channel kernels are averaged)
         dt = DataTerm(y, psf.mean(dim=1, keepdim=True), boundary)
         y0 = dt.init()
-        f = torch.cat([y0, self.extract(y0)], dim=1)
+        f = self.extract(y0)
         s = sigma.clamp_min(SIGMA_FLOOR)
-        nsr = (s[:, None] ** 2) * torch.exp(self.log_nsr[None] + self.hyper(_features(sigma, dt.psf)))
-        w = dt.crop(dt.wiener(f, nsr[..., None, None]))
-        smap = (sigma * 10).reshape(-1, 1, 1, 1).expand(w.shape[0], 1, *w.shape[-2:])
-        return w[:, : self.channels] + self.refine(torch.cat([w, smap], dim=1))
+        scale = (s[:, None] ** 2) * torch.exp(self.log_nsr[None] + self.hyper(_features(sigma, dt.psf)))
+        nsr = scale[..., None, None] * (regularizer_power("gradient", dt.grid, y) + 1e-2)
+        wf = dt.crop(dt.wiener(f, nsr))
+        w0 = dt.crop(dt.wiener_init(sigma))
+        smap = (sigma * 10).reshape(-1, 1, 1, 1).expand(w0.shape[0], 1, *w0.shape[-2:])
+        return w0 + self.refine(torch.cat([w0, dt.crop(y0) if not dt.masked else
+                                           dt.crop(y0), wf, smap], dim=1))
 
 
 class _Corrector(nn.Module):
