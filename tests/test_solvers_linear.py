@@ -164,3 +164,46 @@ def test_linear_float32_kept(backend_name):
         out = f(y, k)
         assert str(out.dtype).endswith("float32")
         assert out.shape == y.shape
+
+
+@pytest.mark.parametrize("grid", [(16, 20), (15, 9), (6, 8, 10)])
+def test_regularizer_power_closed_forms_match_psf2otf(grid):
+    from hybrid_deblur.psf import psf2otf
+    from hybrid_deblur.solvers import regularizer_power
+
+    nd = len(grid)
+    like = np.zeros(grid)
+    lap = np.zeros((3,) * nd)
+    lap[(1,) * nd] = 2 * nd
+    grads = []
+    for i in range(nd):
+        for s in (0, 2):
+            idx = [1] * nd
+            idx[i] = s
+            lap[tuple(idx)] = -1
+        d = np.zeros((3,) * nd)
+        d[(1,) * nd] = -1
+        idx = [1] * nd
+        idx[i] = 0          # true convolution: x[p+1] - x[p] has its +1 tap before the centre
+        d[tuple(idx)] = 1
+        grads.append(d)
+    L = psf2otf(lap, grid)
+    assert np.allclose(regularizer_power("laplacian", grid, like), np.abs(L) ** 2, atol=1e-12)
+    G = sum(np.abs(psf2otf(d, grid)) ** 2 for d in grads)
+    assert np.allclose(regularizer_power("gradient", grid, like), G, atol=1e-12)
+    assert regularizer_power("identity", grid, like) == 1.0
+
+
+def test_smooth_periodic_pad_is_continuous_and_keeps_the_image():
+    from hybrid_deblur.solvers._common import smooth_periodic_pad
+
+    y = _smooth_image((40, 50))
+    widths = [(7, 9), (5, 6)]
+    ext = smooth_periodic_pad(y, widths)
+    assert ext.shape == (56, 61)
+    assert np.array_equal(ext[7:47, 5:55], y)
+    # periodic: the jump across the wrap-around is no larger than the largest inner step
+    for ax in (0, 1):
+        inner = np.abs(np.diff(ext, axis=ax)).max()
+        wrap = np.abs(np.take(ext, 0, axis=ax) - np.take(ext, -1, axis=ax)).max()
+        assert wrap <= inner + 1e-12

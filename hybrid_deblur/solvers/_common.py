@@ -10,7 +10,9 @@ differences on a periodic grid and a tqdm progress bar.
 
 from __future__ import annotations
 
+import hashlib
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -91,8 +93,38 @@ def prepare(y: Any, psf: Any, *, ndim: int = 2, name: str = "y", min_size: bool 
         raise ValueError(
             f"psf leading axes {lead_p} must broadcast into the image's leading axes {lead_y}"
         )
-    op = Blur(psf, boundary="circular", ndim=ndim, normalize=False)
+    op = _cached_operator(psf, ndim)
     return y, psf, op
+
+
+_OPS: "OrderedDict[tuple, Blur]" = OrderedDict()
+_OPS_MAX = 4
+
+
+def _cached_operator(psf, ndim: int) -> Blur:
+    """A circular :class:`Blur` for ``psf``, reused across calls with the same NumPy PSF.
+
+    The operator caches its OTF per grid, so repeated solves with one PSF (video
+    frames, tiles, benchmarks) skip the PSF transform. At most ``_OPS_MAX`` PSFs are
+    kept; :func:`clear_otf_cache` empties it.
+    """
+    if not isinstance(psf, np.ndarray) or psf.size > 1 << 16:
+        return Blur(psf, boundary="circular", ndim=ndim, normalize=False)
+    key = (psf.shape, psf.dtype.str, ndim, hashlib.sha1(np.ascontiguousarray(psf)).hexdigest())
+    op = _OPS.get(key)
+    if op is None:
+        op = Blur(psf.copy(), boundary="circular", ndim=ndim, normalize=False)
+        _OPS[key] = op
+        while len(_OPS) > _OPS_MAX:
+            _OPS.popitem(last=False)
+    else:
+        _OPS.move_to_end(key)
+    return op
+
+
+def clear_otf_cache() -> None:
+    """Forget the cached blur operators (and their OTFs) of :func:`prepare`."""
+    _OPS.clear()
 
 
 def spatial(x: Any, ndim: int) -> tuple[int, ...]:
@@ -169,15 +201,15 @@ def masked_geometry(shape, ksize, boundary: str) -> Geometry:
     return Geometry(boundary, grid, off, off, tuple(shape), masked=True)
 
 
-def padded_geometry(shape, ksize, boundary: str, margin: float = 1.5) -> Geometry:
+def padded_geometry(shape, ksize, boundary: str, margin: float = 1.0) -> Geometry:
     """Geometry of the padded periodic problem used by the closed-form solvers.
 
-    ``y`` is extended by about ``margin * k`` pixels on every side (fast FFT size)
+    ``y`` is extended by at least ``margin * k`` pixels on every side (fast FFT size)
     so that the periodic seam lies far from the returned region.
     """
-    pads = [max(int(np.ceil(margin * k)), k, 4) for k in ksize]
-    grid = B.next_fast_shape([n + 2 * p for n, p in zip(shape, pads)])
-    off = tuple(int(p) for p in pads)
+    minimum = [max(int(np.ceil(margin * k)), 4) for k in ksize]
+    grid = B.next_fast_shape([n + 2 * p for n, p in zip(shape, minimum)])
+    off = tuple((g - n) // 2 for g, n in zip(grid, shape))  # centred: margins >= minimum
     if boundary == "valid":
         out_off = tuple(o - (k - 1 - k // 2) for o, k in zip(off, ksize))
         out_shape = tuple(n + k - 1 for n, k in zip(shape, ksize))
@@ -190,39 +222,98 @@ def circular_geometry(shape) -> Geometry:
     return Geometry("circular", shape, (0,) * len(shape), (0,) * len(shape), shape)
 
 
-def pad_observation(y: Any, geom: Geometry, op: Blur, mode: str = "reflect", taper: bool = True):
-    """Extend ``y`` onto ``geom.grid`` for a periodic solve (reflect/replicate/zero + taper).
+def _take(x, idx: np.ndarray, axis: int):
+    if B.is_torch(x):
+        import torch
 
-    The extension fills the margins with ``mode`` (``"reflect"`` for ``auto`` and
-    ``valid``). With ``taper`` the outer part of the margin is blended with the
-    circularly blurred extension (MATLAB ``edgetaper`` idea): near the periodic
-    seam the data then *equals* a circular blur, so the periodic solver sees no
-    discontinuity that it would have to explain with ringing.
+        return torch.index_select(x, axis, torch.as_tensor(idx, device=x.device))
+    if B.is_cupy(x):
+        import cupy
+
+        return cupy.take(x, cupy.asarray(idx), axis=axis)
+    return np.take(x, idx, axis=axis)
+
+
+def _concat(parts, axis: int):
+    if B.is_torch(parts[0]):
+        import torch
+
+        return torch.cat(parts, dim=axis)
+    return B.namespace(parts[0]).concat(parts, axis=axis)
+
+
+def smooth_periodic_pad(y: Any, widths: Sequence[tuple[int, int]]):
+    """Extend ``y`` so that the result is continuous *and periodic* (no seam), cheaply.
+
+    On every axis the margin (right part + left part, which are adjacent on the
+    periodic grid) is filled with a raised-cosine cross-fade between the mirror
+    image continuing the right edge and the mirror image continuing the left edge
+    backwards. No FFT, a few passes over the margins only; works on every backend.
+    """
+    from ..physics.boundary import pad_index
+
+    nd = len(widths)
+    for i, (lft, rgt) in enumerate(widths):
+        lft, rgt = int(lft), int(rgt)
+        m = lft + rgt
+        if m == 0:
+            continue
+        axis = y.ndim - nd + i
+        n = int(y.shape[axis])
+        t = np.arange(m)
+        ia = pad_index(n, 0, m, "reflect")[n:]          # mirror continuing the right edge
+        ib = pad_index(n, m, 0, "reflect")[:m]          # mirror continuing the left edge
+        s = 0.5 - 0.5 * np.cos(np.pi * (t + 0.5) / m)   # 0 -> 1 across the gap
+        shape = [1] * y.ndim
+        shape[axis] = m
+        s_arr = B.asarray_like(s.reshape(shape), y)
+        gap = _take(y, ia, axis) * (1 - s_arr) + _take(y, ib, axis) * s_arr
+        sl_r = [slice(None)] * y.ndim
+        sl_l = [slice(None)] * y.ndim
+        sl_r[axis] = slice(0, rgt)
+        sl_l[axis] = slice(rgt, m)
+        y = _concat([gap[tuple(sl_l)], y, gap[tuple(sl_r)]], axis)
+    return y
+
+
+def pad_observation(y: Any, geom: Geometry, op: Blur | None = None, mode: str = "reflect",
+                    taper: bool = True):
+    """Extend ``y`` onto ``geom.grid`` for a periodic solve, without a seam.
+
+    ``mode="reflect"`` (used by ``auto`` and ``valid``): :func:`smooth_periodic_pad`
+    over the whole margin. ``"replicate"`` / ``"zero"``: the inner half of the
+    margin is that extension, the outer half the smooth periodic cross-fade.
+    ``taper=False`` gives the plain extension (with its periodic seam).
     """
     nd = len(geom.grid)
     n = spatial(y, nd)
     widths = [(o, g - o - s) for o, g, s in zip(geom.y_offset, geom.grid, n)]
-    ext = pad(y, widths, "replicate" if mode == "replicate" else ("zero" if mode == "zero" else
-                                                                     "reflect"))
     if not taper:
-        return ext
-    xp = B.namespace(ext)
-    # weight 1 on y and the inner half of the margins, raised-cosine to 0 at the seam
-    win = np.ones(())
-    for (lft, rgt), g in zip(widths, geom.grid):
-        w1 = np.ones(g)
-        rl, rr = max(lft // 2, 1), max(rgt // 2, 1)
-        ramp_l = 0.5 - 0.5 * np.cos(np.pi * (np.arange(rl) + 0.5) / rl)
-        ramp_r = 0.5 - 0.5 * np.cos(np.pi * (np.arange(rr) + 0.5) / rr)
-        w1[:rl] = ramp_l
-        w1[g - rr:] = ramp_r[::-1]
-        win = np.multiply.outer(win, w1)
-    win = B.asarray_like(win, ext)
-    blurred = op.A(ext)
-    for _ in range(2):
-        blurred = op.A(blurred)
-    del xp
-    return win * ext + (1 - win) * blurred
+        return pad(y, widths, mode)
+    if mode == "reflect":
+        return smooth_periodic_pad(y, widths)
+    inner = [(lft // 2, rgt // 2) for lft, rgt in widths]
+    outer = [(lft - a, rgt - b) for (lft, rgt), (a, b) in zip(widths, inner)]
+    return smooth_periodic_pad(pad(y, inner, mode), outer)
+
+
+def frequency_grid(grid: Sequence[int], like: Any):
+    """Per-axis arrays :math:`2 - 2\\cos\\omega_i` on the rfft layout of ``grid`` (broadcastable)."""
+    nd = len(grid)
+    outs = []
+    for i, g in enumerate(grid):
+        f = np.fft.rfftfreq(g) if i == nd - 1 else np.fft.fftfreq(g)
+        v = 2.0 - 2.0 * np.cos(2 * np.pi * f)
+        shape = [1] * nd
+        shape[i] = v.size
+        outs.append(v.reshape(shape))
+    dt = like.real.dtype if hasattr(like, "real") and not B.is_torch(like) else None
+    if B.is_torch(like):
+        import torch
+
+        dt = like.dtype if not like.is_complex() else (torch.float64 if like.dtype ==
+                                                       torch.complex128 else torch.float32)
+    return [B.asarray_like(v, like, dtype=dt) for v in outs]
 
 
 # --------------------------------------------------------------------- element-wise helpers

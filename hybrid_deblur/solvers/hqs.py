@@ -322,9 +322,8 @@ class HQS:
         self._H = H
         self._H2 = C.abs2(H)
         D2 = None
-        for D in C.diff_otfs(g.grid, y):
-            p = C.abs2(D)
-            D2 = p if D2 is None else D2 + p
+        for v in C.frequency_grid(g.grid, self._H2):
+            D2 = v if D2 is None else D2 + v        # sum_i |D_i|^2 = sum_i (2 - 2 cos w_i)
         self._D2 = D2
         self._masked = g.masked
         n = C.spatial(y, nd)

@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 
 from .. import backend as B
-from ..psf.otf import psf2otf
 from . import _common as C
 from .noise_level import estimate_noise
 
@@ -51,24 +50,15 @@ def regularizer_power(reg: str, grid, like: Any, *, ndim: int | None = None):
     """
     C.check_choice("reg", reg, _REGS)
     grid = tuple(int(v) for v in grid)
-    nd = len(grid) if ndim is None else ndim
     if reg == "identity":
         return 1.0
+    # closed forms: both operators are symmetric, their OTFs are real
+    d2 = None
+    for v in C.frequency_grid(grid, like):
+        d2 = v if d2 is None else d2 + v            # sum_i (2 - 2 cos w_i) = sum_i |D_i|^2
     if reg == "laplacian":
-        lap = np.zeros((3,) * nd)
-        lap[(1,) * nd] = 2.0 * nd
-        for i in range(nd):
-            for s in (0, 2):
-                idx = [1] * nd
-                idx[i] = s
-                lap[tuple(idx)] = -1.0
-        L = psf2otf(B.asarray_like(lap, like), grid, ndim=nd)
-        return C.abs2(L)
-    out = None
-    for D in C.diff_otfs(grid, like):
-        p = C.abs2(D)
-        out = p if out is None else out + p
-    return out
+        return d2 * d2                              # L = sum_i (2 - 2 cos w_i)
+    return d2
 
 
 def _rfft_weights(grid, like):
@@ -202,7 +192,12 @@ def wiener(y: Any, psf: Any, *, nsr: Any = None, reg: str = "identity", noise_po
         info["nsr"] = "noise_power/signal_power"
     elif nsr is not None:
         nsr_v = nsr if np.ndim(nsr) == 0 else B.asarray_like(nsr, H2)
-        denom = H2 + nsr_v * regularizer_power(reg, geom.grid, ye)
+        R2 = regularizer_power(reg, geom.grid, ye)
+        if isinstance(H2, np.ndarray) and np.ndim(nsr_v) == 0:
+            denom = H2
+            denom += (float(nsr_v) * R2) if np.ndim(R2) else float(nsr_v) * float(R2)
+        else:
+            denom = H2 + nsr_v * R2
         info["nsr"] = float(nsr) if np.ndim(nsr) == 0 else "array"
     else:
         if sigma is None:
@@ -228,11 +223,25 @@ def wiener(y: Any, psf: Any, *, nsr: Any = None, reg: str = "identity", noise_po
         denom = H2 + nsr_f * (D2 + eps)
         info.update(nsr="model", sigma=sig.tolist() if sig.ndim else float(sig),
                     signal_amplitude=A.tolist() if np.ndim(A) else float(A))
-    X = Y * H.conj() / denom
+    X = _apply_filter(Y, H, denom)
     x = B.irfftn(X, s=geom.grid, axes=ax)
     x = geom.crop(x) if boundary != "circular" else x
     info["time"] = t()
     return (x, info) if return_info else x
+
+
+def _apply_filter(Y, H, denom):
+    """``Y * conj(H) / denom`` (in place for NumPy)."""
+    if isinstance(Y, np.ndarray) and isinstance(H, np.ndarray) and Y.shape == np.broadcast_shapes(
+            Y.shape, H.shape):
+        np.multiply(Y, H.conj(), out=Y)
+        if isinstance(denom, np.ndarray) and denom.shape == np.broadcast_shapes(denom.shape,
+                                                                                Y.shape):
+            np.divide(Y, denom, out=Y)
+            return Y
+        Y /= denom
+        return Y
+    return Y * H.conj() / denom
 
 
 def _sum_spatial(v, ndim):
@@ -368,7 +377,7 @@ def tikhonov(y: Any, psf: Any, *, lam: Any = None, reg: str = "laplacian", bound
         lam_v = float(lam)
         info["lam"] = float(lam)
         info["method"] = "given"
-    X = Y * H.conj() / (H2 + lam_v * R2)
+    X = _apply_filter(Y, H, H2 + lam_v * R2)
     x = B.irfftn(X, s=geom.grid, axes=ax)
     x = geom.crop(x) if boundary != "circular" else x
     info["time"] = t()

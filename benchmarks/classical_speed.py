@@ -1,0 +1,305 @@
+"""Speed of the classical solvers vs scikit-image and vs the FFT floor (issue 3).
+
+Side by side in one run, for every size x (gray, RGB) x (float32, float64):
+
+* Wiener: ours (``boundary="auto"``: reflect + taper padding, and ``"circular"``) vs
+  ``skimage.restoration.wiener(..., clip=False)`` (per channel), same balance.
+* Richardson–Lucy time per iteration: ours (``auto`` = masked valid model on the grid
+  ``>= n + k - 1``, and ``circular``; accelerated) vs ``skimage.restoration.richardson_lucy``.
+* The FFT-pair floor: the fastest of ``scipy.fft`` (with workers) and ``torch.fft`` for one
+  ``rfft2`` -> multiply -> ``irfft2`` pair, times two, plus the element-wise traffic of RL
+  (one divide and one multiply over the image). Reported on the image grid and on the
+  grid our ``auto`` mode uses.
+* Time-to-quality: the time our accelerated RL (defaults) needs to reach the PSNR of
+  scikit-image's 30 iterations on the same observation, vs the time of those 30 iterations.
+* Peak memory (``tracemalloc``) of 5 RL iterations, in units of the image's bytes.
+
+The observation is a Kodak image (or scikit-image's astronaut without ``--data``) resized to
+``n x n``, blurred with a 19-px camera-shake-like kernel (``reflect`` boundary, so it has the
+input's size and both libraries see the same array) plus Gaussian noise 0.01.
+
+Usage (prints a markdown table, writes ``bench_out/classical_speed.json``)::
+
+    .venv/bin/python benchmarks/classical_speed.py                 # 256..2048, all cores
+    .venv/bin/python benchmarks/classical_speed.py --quick         # 256, 512 only
+    .venv/bin/python benchmarks/classical_speed.py --sizes 1024,2048 --dtypes float32 --colors gray
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hybrid_deblur import backend as B  # noqa: E402
+from hybrid_deblur.io import atomic_save_json, imread, sample_image  # noqa: E402
+from hybrid_deblur.physics import Blur, degrade  # noqa: E402
+from hybrid_deblur.solvers import RichardsonLucy, richardson_lucy, wiener  # noqa: E402
+
+
+def _median_time(fn, repeat: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return float(np.median(ts))
+
+
+def _kernel(size: int = 19) -> np.ndarray:
+    """A smooth, curved motion kernel (deterministic)."""
+    k = np.zeros((size, size))
+    t = np.linspace(0, 1, 400)
+    ys = (size // 2) + 0.35 * size * np.sin(2.2 * t) - 0.15 * size
+    xs = 2 + (size - 5) * t
+    for yv, xv in zip(ys, xs):
+        iy, ix = int(round(yv)), int(round(xv))
+        k[min(max(iy, 0), size - 1), min(max(ix, 0), size - 1)] += 1.0
+    from scipy.ndimage import gaussian_filter
+
+    k = gaussian_filter(k, 0.6)
+    return k / k.sum()
+
+
+def _image(n: int, rgb: bool, data: Path) -> np.ndarray:
+    from scipy.ndimage import zoom
+
+    src = data / "kodak24" / "kodim05.png"
+    if src.exists():
+        img = imread(src, linear=False)
+    else:
+        img = sample_image("astronaut", linear=False)
+    if img.ndim == 2:
+        img = np.stack([img] * 3)
+    f = n / min(img.shape[-2:])
+    if abs(f - 1) > 1e-9:
+        img = np.stack([zoom(c, f, order=1) for c in img])
+    h, w = img.shape[-2:]
+    img = img[:, (h - n) // 2:(h - n) // 2 + n, (w - n) // 2:(w - n) // 2 + n]
+    if not rgb:
+        img = img.mean(axis=0)
+    return np.clip(img, 0, 1)
+
+
+def _psnr(a, ref) -> float:
+    return float(10 * np.log10(1.0 / np.mean((np.asarray(a, np.float64) - ref) ** 2)))
+
+
+def _fft_floor(shape, dtype, repeat: int) -> dict:
+    """min over backends of (rfft2 * H -> irfft2), times two, + RL element-wise traffic."""
+    rng = np.random.default_rng(0)
+    x = rng.random(shape).astype(dtype)
+    out = {}
+    H = B.rfftn(x, axes=(-2, -1))
+
+    def pair_scipy():
+        X = B.rfftn(x, axes=(-2, -1))
+        X *= H
+        return B.irfftn(X, s=shape[-2:], axes=(-2, -1))
+
+    out["scipy"] = _median_time(pair_scipy, repeat)
+    try:
+        import torch
+
+        torch.set_num_threads(B.fft_workers())
+        xt = torch.from_numpy(x)
+        Ht = torch.fft.rfft2(xt)
+
+        def pair_torch():
+            X = torch.fft.rfft2(xt)
+            X.mul_(Ht)
+            return torch.fft.irfft2(X, s=shape[-2:])
+
+        out["torch"] = _median_time(pair_torch, repeat)
+    except Exception:  # pragma: no cover - torch missing
+        pass
+    a = rng.random(shape).astype(dtype) + 0.5
+    y = rng.random(shape).astype(dtype)
+    xx = rng.random(shape).astype(dtype)
+
+    def elementwise():
+        np.divide(y, a, out=a)
+        np.multiply(xx, a, out=a)
+
+    ew = _median_time(elementwise, repeat)
+    best = min(out.values())
+    return {"pair": best, "pair_by_backend": out, "elementwise": ew, "floor": 2 * best + ew,
+            "fastest": min(out, key=out.get)}
+
+
+def _peak_memory(fn) -> int:
+    gc.collect()
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return int(peak - base)
+
+
+def _per_channel(fn, y, *a, **kw):
+    if y.ndim == 2:
+        return fn(y, *a, **kw)
+    return np.stack([fn(c, *a, **kw) for c in y])
+
+
+def run_case(n: int, rgb: bool, dtype, data: Path, repeat: int, rl_steps: int,
+             ttq: bool, sk_iters: int = 30) -> dict:
+    from skimage.restoration import richardson_lucy as sk_rl
+    from skimage.restoration import wiener as sk_wiener
+
+    x = _image(n, rgb, data).astype(dtype)
+    k = _kernel().astype(dtype)
+    y, _ = degrade(x, k, boundary="reflect", noise=0.01, seed=0)
+    y = y.astype(dtype)
+    res: dict = {"size": n, "color": "rgb" if rgb else "gray", "dtype": np.dtype(dtype).name,
+                 "psf": list(k.shape), "image_bytes": int(y.nbytes)}
+    nsr = 1e-2
+    # ---------------------------------------------------------------- Wiener
+    t_sk_w = _median_time(lambda: _per_channel(sk_wiener, y, k, nsr, clip=False), repeat)
+    t_our_w = _median_time(lambda: wiener(y, k, nsr=nsr, reg="laplacian"), repeat)
+    t_our_wc = _median_time(lambda: wiener(y, k, nsr=nsr, reg="laplacian",
+                                           boundary="circular"), repeat)
+    res["wiener"] = {"skimage_s": t_sk_w, "ours_auto_s": t_our_w, "ours_circular_s": t_our_wc,
+                     "speedup_auto": t_sk_w / t_our_w, "speedup_circular": t_sk_w / t_our_wc,
+                     "psnr_skimage": _psnr(_per_channel(sk_wiener, y, k, nsr, clip=False), x),
+                     "psnr_ours_auto": _psnr(wiener(y, k, nsr=nsr, reg="laplacian"), x),
+                     "psnr_ours_auto_nsr": _psnr(wiener(y, k), x)}
+    # ---------------------------------------------------------------- RL per iteration
+    sk_n = max(2, rl_steps // 2)
+    t_sk_it = _median_time(lambda: _per_channel(sk_rl, y, k, sk_n, clip=False),
+                           max(1, repeat // 2)) / sk_n
+    per = {}
+    for bnd in ("auto", "circular"):
+        solver = RichardsonLucy(y, k, boundary=bnd).init()
+        for _ in range(3):
+            solver.step()
+        per[bnd] = _median_time(lambda: [solver.step() for _ in range(rl_steps)],
+                                max(1, repeat // 2), warmup=0) / rl_steps
+        grid = solver.geom.grid
+        res.setdefault("grids", {})[bnd] = list(grid)
+    lead = (3,) if rgb else ()
+    floor_img = _fft_floor(lead + (n, n), dtype, repeat)
+    floor_auto = _fft_floor(lead + tuple(res["grids"]["auto"]), dtype, repeat)
+    res["rl_iteration"] = {
+        "skimage_s": t_sk_it, "ours_auto_s": per["auto"], "ours_circular_s": per["circular"],
+        "speedup_auto": t_sk_it / per["auto"], "speedup_circular": t_sk_it / per["circular"],
+        "floor_image_grid_s": floor_img["floor"], "floor_auto_grid_s": floor_auto["floor"],
+        "fft_backend": floor_img["fastest"], "fft_pair_by_backend": floor_img["pair_by_backend"],
+        "ratio_circular_to_floor": per["circular"] / floor_img["floor"],
+        "ratio_auto_to_its_floor": per["auto"] / floor_auto["floor"],
+        "ratio_auto_to_image_floor": per["auto"] / floor_img["floor"],
+        "skimage_ratio_to_floor": t_sk_it / floor_img["floor"],
+    }
+    # ---------------------------------------------------------------- memory
+    y_c = np.ascontiguousarray(y)
+    mem_ours = _peak_memory(lambda: richardson_lucy(y_c, k, 5))
+    mem_circ = _peak_memory(lambda: richardson_lucy(y_c, k, 5, boundary="circular"))
+    mem_sk = _peak_memory(lambda: _per_channel(sk_rl, y_c, k, 5, clip=False))
+    res["memory"] = {"ours_auto_x": mem_ours / y.nbytes, "ours_circular_x": mem_circ / y.nbytes,
+                     "skimage_x": mem_sk / y.nbytes}
+    # ---------------------------------------------------------------- time to quality
+    if ttq:
+        t0 = time.perf_counter()
+        sk_out = _per_channel(sk_rl, y, k, sk_iters, clip=False)
+        t_sk30 = time.perf_counter() - t0
+        p_sk = _psnr(sk_out, x)
+        ps = []
+        richardson_lucy(y, k, 60, callback=lambda i, xi, r, p: ps.append(p), reference=x)
+        hit = next((i + 1 for i, p in enumerate(ps) if p >= p_sk), None)
+        entry = {"skimage_iters": sk_iters, "skimage_psnr": p_sk, "skimage_s": t_sk30,
+                 "ours_iters": hit, "ours_best_psnr": float(max(ps))}
+        if hit is not None:
+            t_ours = _median_time(lambda: richardson_lucy(y, k, hit), max(1, repeat // 2))
+            entry.update(ours_s=t_ours, speedup=t_sk30 / t_ours,
+                         ours_psnr=_psnr(richardson_lucy(y, k, hit), x))
+        t_auto = _median_time(lambda: richardson_lucy(y, k), max(1, repeat // 2))
+        xa, info = richardson_lucy(y, k, return_info=True)
+        entry.update(ours_default_s=t_auto, ours_default_iters=info["iterations"],
+                     ours_default_psnr=_psnr(xa, x))
+        res["time_to_quality"] = entry
+    return res
+
+
+def _table(results) -> str:
+    head = ("| size | color | dtype | Wiener sk/ours (auto, circ) | RL it. ms sk / ours auto / "
+            "ours circ | floor ms (img, auto grid) | RL/floor circ, auto(own), auto(img) | "
+            "sk RL/floor | time-to-quality sk30 -> ours (it, x) | peak mem ours auto/circ/sk |")
+    lines = [head, "|" + "---|" * 10]
+    for r in results:
+        w, it, m = r["wiener"], r["rl_iteration"], r["memory"]
+        tq = r.get("time_to_quality")
+        tqs = "—"
+        if tq:
+            tqs = (f"{tq['skimage_psnr']:.2f} dB in {tq['skimage_s']:.2f}s -> "
+                   + (f"{tq['ours_iters']} it, {tq['ours_s']:.3f}s, **{tq['speedup']:.1f}x**"
+                      if tq.get("ours_iters") else "not reached"))
+        lines.append(
+            f"| {r['size']} | {r['color']} | {r['dtype']} | {w['speedup_auto']:.1f}x, "
+            f"{w['speedup_circular']:.1f}x | {1e3 * it['skimage_s']:.1f} / {1e3 * it['ours_auto_s']:.1f}"
+            f" / {1e3 * it['ours_circular_s']:.1f} | {1e3 * it['floor_image_grid_s']:.1f}, "
+            f"{1e3 * it['floor_auto_grid_s']:.1f} | {it['ratio_circular_to_floor']:.2f}, "
+            f"{it['ratio_auto_to_its_floor']:.2f}, {it['ratio_auto_to_image_floor']:.2f} | "
+            f"{it['skimage_ratio_to_floor']:.2f} | {tqs} | {m['ours_auto_x']:.1f} / "
+            f"{m['ours_circular_x']:.1f} / {m['skimage_x']:.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default=str(ROOT / ".." / "shared" / "data"))
+    ap.add_argument("--out", default=str(ROOT / "bench_out" / "classical_speed.json"))
+    ap.add_argument("--sizes", default="256,512,1024,2048")
+    ap.add_argument("--colors", default="gray,rgb")
+    ap.add_argument("--dtypes", default="float32,float64")
+    ap.add_argument("--quick", action="store_true", help="sizes 256,512 and fewer repeats")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--rl-steps", type=int, default=6)
+    ap.add_argument("--no-ttq", action="store_true", help="skip the time-to-quality runs")
+    ap.add_argument("--ttq-max-size", type=int, default=2048,
+                    help="largest size for the time-to-quality runs (30 scikit-image iterations)")
+    args = ap.parse_args(argv)
+    sizes = [256, 512] if args.quick else [int(s) for s in args.sizes.split(",") if s]
+    repeat = 3 if args.quick else args.repeat
+    data = Path(args.data)
+    results = []
+    t0 = time.perf_counter()
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover
+        def tqdm(it, **kw):
+            return it
+    combos = [(n, c, d) for n in sizes for c in args.colors.split(",")
+              for d in args.dtypes.split(",")]
+    for n, c, d in tqdm(combos, desc="classical_speed", disable=not sys.stderr.isatty()):
+        r = run_case(n, c == "rgb", np.dtype(d), data, repeat, args.rl_steps,
+                     ttq=not args.no_ttq and n <= args.ttq_max_size)
+        results.append(r)
+        print(f"[{time.perf_counter() - t0:7.1f}s] done {n} {c} {d}", file=sys.stderr, flush=True)
+    meta = {"fft_workers": B.fft_workers(), "cpu_count": os.cpu_count(),
+            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "repeat": repeat,
+            "rl_steps": args.rl_steps, "total_s": time.perf_counter() - t0,
+            "data": str(data), "numpy": np.__version__}
+    table = _table(results)
+    print(table)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_save_json(out, {"meta": meta, "results": results, "table": table})
+    print(f"\nwrote {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
