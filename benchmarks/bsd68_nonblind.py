@@ -101,7 +101,7 @@ def main(argv=None) -> int:
         tcases = synthesize_cases(timgs, ks, noise=sigma, boundary=args.boundary,
                                   seed=args.seed + 1, pairing="cycle")
         res = evaluate_cases(cases, methods, boundary=args.boundary, tuning="holdout",
-                             tune_cases=tcases, progress=args.progress,
+                             tune_cases=tcases, progress=args.progress, on_error="skip",
                              config={"benchmark": "bsd68 non-blind", "noise": sigma,
                                      "n_images": len(imgs), "kernels": [n for n, _ in ks],
                                      "pairing": args.pairing, "linear": args.linear,

@@ -116,7 +116,7 @@ def main(argv=None) -> int:
     cases = load_cases(data, reference=args.reference, limit=args.limit)
     methods = args.methods or ",".join(default_methods())
     res = evaluate_cases(cases, methods, boundary=None, aligned=True, border=15,
-                         tuning=args.tuning, progress=args.progress,
+                         tuning=args.tuning, progress=args.progress, on_error="skip",
                          config={"benchmark": "levin2009 non-blind, true kernels",
                                  "reference": args.reference, "data": str(data)})
     out = Path(args.out)

@@ -226,3 +226,18 @@ def test_kernels_from_bank_name_and_folder(tmp_path):
     assert name == "a" and k.sum() == pytest.approx(1.0)
     with pytest.raises(ValueError, match="kernel bank"):
         NB.load_kernels("no_such_bank")
+
+
+def test_failing_method_is_skipped_or_raised():
+    def broken(y, psf, **_):
+        raise RuntimeError("no shipped weights")
+
+    imgs = [("i0", _scene())]
+    cases = NB.synthesize_cases(imgs, [("k", _kernel())], noise=0.01)
+    res = NB.evaluate_cases(cases, {"blurred": NB.BASELINES["blurred"], "broken": broken},
+                            tuning="none", on_error="skip", progress=False)
+    assert list(res.summary()) == ["blurred"]
+    assert "no shipped weights" in res.config["skipped"]["broken"]
+    assert "skipped broken" in res.markdown()
+    with pytest.raises(RuntimeError):
+        NB.evaluate_cases(cases, {"broken": broken}, tuning="none", progress=False)

@@ -425,6 +425,8 @@ class NonblindResults:
             tuned = d.get("tuned")
             row.append("" if not tuned else _fmt_tuned(tuned))
             lines.append("| " + " | ".join(row) + " |")
+        for m, why in (self.config.get("skipped") or {}).items():
+            lines.append(f"\n(skipped {m}: {why})")
         return "\n".join(lines) + "\n"
 
     def to_dict(self) -> dict:
@@ -529,7 +531,7 @@ def evaluate_cases(cases: Sequence[Case], methods: Any, *, boundary: str | None 
                    aligned: bool = False, border: int | None = None, tuning: str = "holdout",
                    tune_cases: Sequence[Case] | None = None, grids: dict | None = None,
                    method_options: dict | None = None, progress: bool = True,
-                   config: dict | None = None) -> NonblindResults:
+                   on_error: str = "raise", config: dict | None = None) -> NonblindResults:
     """Run every method on every case and measure it; tune the tunable baselines first.
 
     Parameters
@@ -551,9 +553,14 @@ def evaluate_cases(cases: Sequence[Case], methods: Any, *, boundary: str | None 
         ``{baseline: {param: values}}`` overriding :data:`DEFAULT_GRIDS`.
     method_options : dict, optional
         ``{method: {keyword: value}}`` passed to that method.
+    on_error : {"raise", "skip"}
+        A method that raises: stop (default), or drop that method and record the error in
+        ``config["skipped"]`` (benchmark scripts: e.g. a learned model without shipped weights).
     """
     if tuning not in TUNINGS:
         raise ValueError(f"tuning={tuning!r} is not one of {TUNINGS}")
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error={on_error!r} is not one of ('raise', 'skip')")
     if tuning == "holdout" and not tune_cases:
         raise ValueError("tuning='holdout' needs tune_cases (or tune_images); use tuning='cv' "
                          "or 'oracle' (labelled) instead")
@@ -564,66 +571,78 @@ def evaluate_cases(cases: Sequence[Case], methods: Any, *, boundary: str | None 
     method_options = method_options or {}
     border = (15 if aligned else 0) if border is None else int(border)
     tunable = [m for m in fns if m in grids and fns[m] is BASELINES.get(m) and tuning != "none"]
+    if tuning == "cv" and tunable and len({c.group or c.name for c in cases}) < 2:
+        raise ValueError("tuning='cv' needs at least two groups of cases (Case.group)")
     n_tune = sum(len(next(iter(grids[m].values()))) for m in tunable)
     total = len(cases) * len(fns) + n_tune * (len(tune_cases) if tuning == "holdout" else 0)
     if tuning in ("cv", "oracle"):
         total += n_tune * len(cases) - len(cases) * len(tunable)
     rows: list[dict] = []
     tuned: dict[str, dict] = {}
+    skipped: dict[str, str] = {}
     bar = _progress(total, progress, "nonblind")
     try:
         for m, fn in fns.items():
-            opts = dict(method_options.get(m, {}))
-            label = m
-            if m in tunable:
-                grid = grids[m]
-                if tuning == "holdout":
-                    combos, ttab = _grid_scores(m, fn, grid, tune_cases, boundary=boundary,
-                                                aligned=aligned, border=border, bar=bar)
-                    chosen = [combos[_best(ttab, range(len(tune_cases)))]] * len(cases)
-                    results = None
+            start = len(rows)
+            try:
+                opts = dict(method_options.get(m, {}))
+                label = m
+                if m in tunable:
+                    grid = grids[m]
+                    if tuning == "holdout":
+                        combos, ttab = _grid_scores(m, fn, grid, tune_cases, boundary=boundary,
+                                                    aligned=aligned, border=border, bar=bar)
+                        chosen = [combos[_best(ttab, range(len(tune_cases)))]] * len(cases)
+                        results = None
+                    else:
+                        combos, etab = _grid_scores(m, fn, grid, cases, boundary=boundary,
+                                                    aligned=aligned, border=border, bar=bar)
+                        if tuning == "oracle":
+                            j = _best(etab, range(len(cases)))
+                            choice = [j] * len(cases)
+                            label = f"{m}[oracle]"
+                        else:  # leave one group out
+                            groups = [c.group or c.name for c in cases]
+                            choice = []
+                            for i, g in enumerate(groups):
+                                others = [t for t, h in enumerate(groups) if h != g]
+                                choice.append(_best(etab, others))
+                        chosen = [combos[j] for j in choice]
+                        results = [etab[i][j] for i, j in enumerate(choice)]
+                    (pname,) = grid
+                    vals = [c[pname] for c in chosen]
+                    tuned[label] = {pname: vals[0] if len(set(vals)) == 1 else vals,
+                                    "tuning": tuning, "grid": list(grid[pname])}
+                    for i, c in enumerate(cases):
+                        if results is None:
+                            x, dt = _call(fn, c, boundary, {**opts, **chosen[i]})
+                            met = measure(x, c, aligned=aligned, border=border)
+                            met["time_s"] = dt
+                            bar.update(1)
+                        else:
+                            met = dict(results[i])
+                        rows.append(_row(label, c, met, chosen[i]))
                 else:
-                    combos, etab = _grid_scores(m, fn, grid, cases, boundary=boundary,
-                                                aligned=aligned, border=border, bar=bar)
-                    if tuning == "oracle":
-                        j = _best(etab, range(len(cases)))
-                        choice = [j] * len(cases)
-                        label = f"{m}[oracle]"
-                    else:  # leave one group out
-                        groups = [c.group or c.name for c in cases]
-                        choice = []
-                        for i, g in enumerate(groups):
-                            others = [t for t, h in enumerate(groups) if h != g]
-                            if not others:
-                                raise ValueError("tuning='cv' needs at least two groups of cases")
-                            choice.append(_best(etab, others))
-                    chosen = [combos[j] for j in choice]
-                    results = [etab[i][j] for i, j in enumerate(choice)]
-                (pname,) = grid
-                vals = [c[pname] for c in chosen]
-                tuned[label] = {pname: vals[0] if len(set(vals)) == 1 else vals,
-                                "tuning": tuning, "grid": list(grid[pname])}
-                for i, c in enumerate(cases):
-                    if results is None:
-                        x, dt = _call(fn, c, boundary, {**opts, **chosen[i]})
+                    for c in cases:
+                        x, dt = _call(fn, c, boundary, opts)
                         met = measure(x, c, aligned=aligned, border=border)
                         met["time_s"] = dt
+                        rows.append(_row(label, c, met, opts))
                         bar.update(1)
-                    else:
-                        met = dict(results[i])
-                    rows.append(_row(label, c, met, chosen[i]))
-            else:
-                for c in cases:
-                    x, dt = _call(fn, c, boundary, opts)
-                    met = measure(x, c, aligned=aligned, border=border)
-                    met["time_s"] = dt
-                    rows.append(_row(label, c, met, opts))
-                    bar.update(1)
+            except Exception as exc:  # noqa: BLE001 - reported, or re-raised
+                if on_error != "skip":
+                    raise
+                del rows[start:]
+                for key in (m, f"{m}[oracle]"):
+                    tuned.pop(key, None)
+                msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                skipped[m] = f"{type(exc).__name__}: {msg}"
     finally:
         bar.close()
     cfg = {"boundary": boundary, "aligned": aligned, "border": border, "tuning": tuning,
            "n_cases": len(cases), "n_tune_cases": len(tune_cases or []),
-           "methods": list(fns), "machine": f"{platform.machine()} {os.cpu_count()} cores",
+           "methods": [m for m in fns if m not in skipped], "skipped": skipped,
+           "machine": f"{platform.machine()} {os.cpu_count()} cores",
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **(config or {})}
     return NonblindResults(rows=rows, config=cfg, tuned=tuned)
 
