@@ -151,13 +151,10 @@ def embed(y: Any, grid: Sequence[int], offsets: Sequence[int]):
 
 def scalar_eps(dtype) -> float:
     """A division guard relative to the dtype's resolution (1e-12 in float64, ~1e-6 in float32)."""
-    try:
+    if type(dtype).__module__.startswith("torch"):  # a torch.dtype (torch already imported)
         import torch
 
-        if isinstance(dtype, torch.dtype):
-            return float(torch.finfo(dtype).eps) ** 0.75
-    except ImportError:  # pragma: no cover
-        pass
+        return float(torch.finfo(dtype).eps) ** 0.75
     return float(np.finfo(np.dtype(dtype)).eps) ** 0.75
 
 
@@ -226,7 +223,7 @@ def _take(x, idx: np.ndarray, axis: int):
     if B.is_torch(x):
         import torch
 
-        return torch.index_select(x, axis, torch.as_tensor(idx, device=x.device))
+        return torch.index_select(x, axis, torch.tensor(np.array(idx), device=x.device))
     if B.is_cupy(x):
         import cupy
 
