@@ -37,7 +37,7 @@ from hybrid_deblur.analysis.nonblind import (NonblindResults, evaluate_cases, lo
 
 CLASSICAL = ("wiener", "tikhonov", "rl", "rl-tv", "hqs-tv", "hqs-hl")
 LEARNED = ("unrolled-hqs", "deep-wiener", "unrolled-rl")
-BASELINES = ("skimage-wiener", "skimage-rl")
+BASELINES = ("skimage-wiener", "skimage-rl", "skimage-wiener-pad", "skimage-rl-pad")
 TARGET_GAIN_DB = 2.0
 
 

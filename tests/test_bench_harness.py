@@ -241,3 +241,13 @@ def test_failing_method_is_skipped_or_raised():
     assert "skipped broken" in res.markdown()
     with pytest.raises(RuntimeError):
         NB.evaluate_cases(cases, {"broken": broken}, tuning="none", progress=False)
+
+
+def test_padded_skimage_baseline_helps_on_valid_data():
+    imgs = [(f"i{s}", _scene((56, 56), seed=s)) for s in range(2)]
+    res = NB.run_nonblind(imgs, [_kernel(9)], methods="skimage-wiener,skimage-wiener-pad",
+                          noise=0.002, boundary="valid", progress=False, tuning="oracle")
+    s = res.summary()
+    assert s["skimage-wiener-pad[oracle]"]["mean_psnr"] > s["skimage-wiener[oracle]"]["mean_psnr"] + 1
+    y = np.random.default_rng(0).random((2, 30, 31))
+    assert NB.skimage_rl_pad(y, _kernel(), num_iter=3).shape == y.shape

@@ -47,6 +47,7 @@ import numpy as np
 __all__ = ["Case", "NonblindResults", "BASELINES", "DEFAULT_GRIDS", "load_images", "load_kernels",
            "synthesize_cases", "resolve_methods", "known_methods", "evaluate_cases",
            "run_nonblind", "measure", "skimage_wiener", "skimage_rl", "skimage_unsupervised_wiener",
+           "skimage_wiener_pad", "skimage_rl_pad",
            "write_text_atomic", "to_jsonable"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".npy")
@@ -225,20 +226,43 @@ def _per_channel(fn: Callable, y: np.ndarray) -> np.ndarray:
     return np.stack([fn(c) for c in flat]).reshape(y.shape)
 
 
-def skimage_wiener(y, psf, *, balance: float = 0.01, boundary: Any = None, **_):
+def _padded(fn: Callable, c: np.ndarray, psf: np.ndarray, pad: str | None) -> np.ndarray:
+    """Run ``fn`` on ``c`` extended by the kernel size with ``numpy.pad(mode=pad)``, crop back."""
+    if not pad:
+        return fn(c)
+    w = [(k, k) for k in psf.shape]
+    h, wd = c.shape
+    return fn(np.pad(c, w, mode=pad))[psf.shape[0]:psf.shape[0] + h, psf.shape[1]:psf.shape[1] + wd]
+
+
+def skimage_wiener(y, psf, *, balance: float = 0.01, pad: str | None = None, boundary: Any = None, **_):
     """scikit-image ``restoration.wiener`` (Laplacian regulariser, circular model, ``clip=False``),
-    per channel. ``boundary`` is accepted and ignored: scikit-image always assumes circular."""
+    per channel. ``boundary`` is accepted and ignored: scikit-image always assumes circular.
+    ``pad="symmetric"`` extends ``y`` by the kernel size first (the usual user-side fix)."""
     from skimage.restoration import wiener
 
-    return _per_channel(lambda c: wiener(c, psf, float(balance), clip=False), np.asarray(y))
+    f = lambda c: wiener(c, psf, float(balance), clip=False)  # noqa: E731
+    return _per_channel(lambda c: _padded(f, c, psf, pad), np.asarray(y))
 
 
-def skimage_rl(y, psf, *, num_iter: int = 30, boundary: Any = None, **_):
-    """scikit-image ``restoration.richardson_lucy`` (``clip=False``), per channel."""
+def skimage_rl(y, psf, *, num_iter: int = 30, pad: str | None = None, boundary: Any = None, **_):
+    """scikit-image ``restoration.richardson_lucy`` (``clip=False``), per channel; ``pad`` as in
+    :func:`skimage_wiener` (scikit-image's RL convolves with zero padding)."""
     from skimage.restoration import richardson_lucy
 
-    return _per_channel(lambda c: richardson_lucy(c, psf, num_iter=int(num_iter), clip=False,
-                                                  filter_epsilon=1e-12), np.asarray(y))
+    f = lambda c: richardson_lucy(c, psf, num_iter=int(num_iter), clip=False,  # noqa: E731
+                                  filter_epsilon=1e-12)
+    return _per_channel(lambda c: _padded(f, c, psf, pad), np.asarray(y))
+
+
+def skimage_wiener_pad(y, psf, *, balance: float = 0.01, **kw):
+    """:func:`skimage_wiener` on ``y`` symmetrically extended by the kernel size."""
+    return skimage_wiener(y, psf, balance=balance, pad="symmetric", **kw)
+
+
+def skimage_rl_pad(y, psf, *, num_iter: int = 30, **kw):
+    """:func:`skimage_rl` on ``y`` symmetrically extended by the kernel size."""
+    return skimage_rl(y, psf, num_iter=num_iter, pad="symmetric", **kw)
 
 
 def skimage_unsupervised_wiener(y, psf, *, boundary: Any = None, seed: int = 0, **_):
@@ -259,6 +283,8 @@ BASELINES: dict[str, Callable] = {
     "blurred": _identity,
     "skimage-wiener": skimage_wiener,
     "skimage-rl": skimage_rl,
+    "skimage-wiener-pad": skimage_wiener_pad,
+    "skimage-rl-pad": skimage_rl_pad,
     "skimage-unsupervised-wiener": skimage_unsupervised_wiener,
 }
 
@@ -267,6 +293,8 @@ DEFAULT_GRIDS: dict[str, dict[str, tuple]] = {
     "skimage-wiener": {"balance": tuple(float(v) for v in np.logspace(-4, 0, 13))},
     "skimage-rl": {"num_iter": (5, 10, 20, 30, 50, 80)},
 }
+DEFAULT_GRIDS["skimage-wiener-pad"] = DEFAULT_GRIDS["skimage-wiener"]
+DEFAULT_GRIDS["skimage-rl-pad"] = DEFAULT_GRIDS["skimage-rl"]
 
 
 def known_methods() -> list[str]:
