@@ -45,6 +45,11 @@ BASELINES = ("skimage-wiener", "skimage-rl", "skimage-wiener-pad", "skimage-rl-p
 COUNTERPART = {"wiener": "skimage-wiener", "tikhonov": "skimage-wiener", "rl": "skimage-rl",
                "rl-tv": "skimage-rl", "hqs-tv": None, "hqs-hl": None}
 TARGET_PSNR = 34.0
+#: our methods also run with the noise level sigma chosen by the same cross-validation as the
+#: scikit-image baselines (rows "<name>+cv"): on real captures the residual is dominated by
+#: model error (kernel, alignment, 8-bit), not by the sensor noise that estimate_noise sees
+SIGMA_CV = ("wiener", "rl-tv", "hqs-tv", "hqs-hl")
+SIGMA_GRID = (0.0025, 0.005, 0.01, 0.02)
 
 
 def load_cases(data: Path, *, reference: str = "png", limit: int | None = None) -> list[Case]:
@@ -83,12 +88,18 @@ def check_targets(summary: dict) -> dict:
     """Target verdicts: best classical >= 34 dB; each method >= its scikit-image counterpart
     (the better of the plain and the padded scikit-image variant)."""
     ours = {m: d for m, d in summary.items() if m.split("[")[0] in CLASSICAL}
+    cv = {m: d for m, d in summary.items() if m.endswith("+cv")}
     sk = {m.split("[")[0]: d for m, d in summary.items() if m.startswith("skimage-")}
     out = {}
     if ours:
         best = max(ours, key=lambda m: ours[m]["mean_psnr"])
         out["best_classical"] = {"method": best, "mean_psnr": ours[best]["mean_psnr"],
                                  "target": TARGET_PSNR, "met": ours[best]["mean_psnr"] >= TARGET_PSNR}
+    if cv:
+        best = max(cv, key=lambda m: cv[m]["mean_psnr"])
+        out["best_classical_sigma_cv"] = {"method": best, "mean_psnr": cv[best]["mean_psnr"],
+                                          "target": TARGET_PSNR,
+                                          "met": cv[best]["mean_psnr"] >= TARGET_PSNR}
     for m, d in ours.items():
         fam = COUNTERPART.get(m)
         cands = [s for s in sk if fam is None or s in (fam, f"{fam}-pad")]
@@ -109,6 +120,8 @@ def main(argv=None) -> int:
                     help="8-bit PNG copies (default) or the original float .mat x/y")
     ap.add_argument("--tuning", default="cv", choices=("cv", "oracle", "none"))
     ap.add_argument("--limit", type=int, default=None, help="first N captures only (quick run)")
+    ap.add_argument("--no-sigma-cv", dest="sigma_cv", action="store_false",
+                    help="skip the '<method>+cv' rows (our methods with sigma chosen by CV)")
     ap.add_argument("--no-progress", dest="progress", action="store_false")
     args = ap.parse_args(argv)
     data = Path(args.data)
@@ -116,8 +129,16 @@ def main(argv=None) -> int:
         print(f"levin2009 not found under {data}; pass --data", file=sys.stderr)
         return 2
     cases = load_cases(data, reference=args.reference, limit=args.limit)
-    methods = args.methods or ",".join(default_methods())
-    res = evaluate_cases(cases, methods, boundary=None, aligned=True, border=15,
+    from hybrid_deblur.analysis.nonblind import resolve_methods
+
+    fns = resolve_methods(args.methods or ",".join(default_methods()))
+    grids = {}
+    if args.sigma_cv and args.tuning != "none":
+        for m in SIGMA_CV:
+            if m in fns:
+                fns[f"{m}+cv"] = fns[m]
+                grids[f"{m}+cv"] = {"sigma": SIGMA_GRID}
+    res = evaluate_cases(cases, fns, boundary=None, aligned=True, border=15, grids=grids,
                          tuning=args.tuning, progress=args.progress, on_error="skip",
                          config={"benchmark": "levin2009 non-blind, true kernels",
                                  "reference": args.reference, "data": str(data)})

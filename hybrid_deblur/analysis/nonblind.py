@@ -578,7 +578,9 @@ def evaluate_cases(cases: Sequence[Case], methods: Any, *, boundary: str | None 
         How the tunable scikit-image baselines pick their parameter (see module notes).
         ``"holdout"`` needs ``tune_cases``; ``"none"`` uses scikit-image's defaults.
     grids : dict, optional
-        ``{baseline: {param: values}}`` overriding :data:`DEFAULT_GRIDS`.
+        ``{method: {param: values}}`` overriding :data:`DEFAULT_GRIDS`; a method named here
+        (also one of ours, e.g. an alias ``{"hqs-tv+cv": hqs_tv}`` with a ``sigma`` grid) is
+        tuned with the same protocol as the baselines.
     method_options : dict, optional
         ``{method: {keyword: value}}`` passed to that method.
     on_error : {"raise", "skip"}
@@ -595,10 +597,12 @@ def evaluate_cases(cases: Sequence[Case], methods: Any, *, boundary: str | None 
     if not cases:
         raise ValueError("cases is empty")
     fns = resolve_methods(methods)
-    grids = {**DEFAULT_GRIDS, **(grids or {})}
+    user_grids = dict(grids or {})
+    grids = {**DEFAULT_GRIDS, **user_grids}
     method_options = method_options or {}
     border = (15 if aligned else 0) if border is None else int(border)
-    tunable = [m for m in fns if m in grids and fns[m] is BASELINES.get(m) and tuning != "none"]
+    tunable = [m for m in fns if m in grids and tuning != "none"
+               and (fns[m] is BASELINES.get(m) or m in user_grids)]
     if tuning == "cv" and tunable and len({c.group or c.name for c in cases}) < 2:
         raise ValueError("tuning='cv' needs at least two groups of cases (Case.group)")
     n_tune = sum(len(next(iter(grids[m].values()))) for m in tunable)
