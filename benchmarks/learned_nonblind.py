@@ -142,10 +142,15 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="first N BSD68 images (default all 68)")
     ap.add_argument("--skip-levin", action="store_true")
     ap.add_argument("--skip-bsd", action="store_true")
+    ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--runs", default="runs/unrolled_hqs_gray,runs/deep_wiener_gray,runs/unrolled_rl_gray")
     ap.add_argument("--threads", type=int, default=1, help="torch threads for the quality runs")
+    ap.add_argument("--merge", default=None,
+                    help="JSON of an earlier run of this script (same protocol) whose methods are "
+                         "added to the tables (e.g. classical methods run separately)")
     ap.add_argument("--no-progress", dest="progress", action="store_false")
     args = ap.parse_args(argv)
+    prev = json.loads(Path(args.merge).read_text()) if args.merge else {}
     import torch
 
     torch.set_num_threads(args.threads)
@@ -173,7 +178,12 @@ def main(argv=None) -> int:
                                seed=1, pairing="cycle", gray=True, limit=args.limit, tuning="none",
                                progress=args.progress)
             summ = res.summary()
-            report["bsd68"][str(s)] = {"summary": summ, "rows": res.rows}
+            rows = res.rows
+            old = prev.get("bsd68", {}).get(str(s))
+            if old:
+                summ = {**{m: d for m, d in old["summary"].items() if m not in summ}, **summ}
+                rows = [r for r in old["rows"] if r["method"] not in res.summary()] + rows
+            report["bsd68"][str(s)] = {"summary": summ, "rows": rows}
             title = f"BSD68 gray, unseen bank kernels ({args.banks}), valid blur, sigma={s}"
             md += [_table(summ, title), ""]
             print(_table(summ, title), flush=True)
@@ -192,7 +202,11 @@ def main(argv=None) -> int:
         res = evaluate_cases(cases, methods, boundary=None, aligned=True, border=15, tuning="none",
                              progress=args.progress, config={"benchmark": "levin2009 true kernels"})
         summ = res.summary()
-        report["levin"] = {"summary": summ, "rows": res.rows}
+        rows = res.rows
+        if prev.get("levin"):
+            summ = {**{m: d for m, d in prev["levin"]["summary"].items() if m not in summ}, **summ}
+            rows = [r for r in prev["levin"]["rows"] if r["method"] not in res.summary()] + rows
+        report["levin"] = {"summary": summ, "rows": rows}
         title = "Levin 2009, 32 real captures, true kernels, aligned ±5 px, 15 px border"
         md += [_table(summ, title), ""]
         print(_table(summ, title), flush=True)
@@ -200,7 +214,7 @@ def main(argv=None) -> int:
             v = summ["unrolled-hqs"]["mean_psnr"]
             targets["levin_unrolled_hqs_aligned_psnr"] = {"psnr": v, "target": TARGET_LEVIN,
                                                           "met": v >= TARGET_LEVIN}
-    if "unrolled-hqs" in methods:
+    if "unrolled-hqs" in methods and not args.skip_speed:
         sp = time_inference()
         report["speed_512"] = sp
         best = min(v["median_s"] for k, v in sp.items() if k.startswith("threads_"))

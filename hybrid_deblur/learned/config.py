@@ -37,7 +37,7 @@ DEFAULTS: dict[str, Any] = {
         "ckpt_every": 100, "out_dir": "runs/default", "amp": True, "loss": "l1",
         "boundary": "auto", "device": "auto",
     },
-    "export": {"path": "", "dtype": "float32", "name": ""},
+    "export": {"path": "", "dtype": "float32", "name": "", "notes": ""},
 }
 
 

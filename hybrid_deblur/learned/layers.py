@@ -92,7 +92,10 @@ class ResUNet(nn.Module):
         if ph or pw:
             mode = "reflect" if min(h, w) > max(ph, pw) else "replicate"
             x = F.pad(x, (0, pw, 0, ph), mode=mode)
-        f = self.head(F.pixel_unshuffle(x, 2))
+        f = F.pixel_unshuffle(x, 2)
+        if not self.training and f.device.type == "cpu":  # NHWC convolutions are faster on CPU
+            f = f.contiguous(memory_format=torch.channels_last)
+        f = self.head(f)
         skips = []
         for enc, down in zip(self.enc, self.down):
             f = enc(f)
@@ -102,7 +105,7 @@ class ResUNet(nn.Module):
         for up, dec in zip(self.up, self.dec):
             f = dec(up(f) + skips.pop())
         out = F.pixel_shuffle(self.tail(f), 2)
-        return out[..., :h, :w]
+        return out[..., :h, :w].contiguous()
 
 
 class MLP(nn.Module):

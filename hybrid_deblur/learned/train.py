@@ -85,6 +85,7 @@ class Trainer:
     def __init__(self, config: dict, *, out_dir: str | os.PathLike | None = None,
                  sampler: PairSampler | None = None, progress: bool | None = None):
         cfg = merge_defaults({k: v for k, v in config.items() if not k.startswith("_")})
+        self.config_path = config.get("_path")
         self.cfg = cfg
         tc = cfg["train"]
         self.tc = tc
@@ -221,6 +222,22 @@ class Trainer:
             ps.append(_psnr(m(b["y"], b["psf"], b["sigma"], boundary=self.tc["boundary"]), b["x"]))
         return float(torch.cat(ps).mean())
 
+    @torch.no_grad()
+    def wiener_reference(self) -> float | None:
+        """PSNR of the classical :func:`hybrid_deblur.solvers.wiener` on the validation set."""
+        if not self.val_history:
+            return None
+        from ..solvers import wiener
+
+        if self._val is None:
+            self._val = self.sampler.validation(int(self.tc["val_samples"]))
+        ps = []
+        for b in self._val:
+            x = wiener(b["y"].double(), b["psf"].double(), boundary="auto",
+                       sigma=b["sigma"].double().numpy()[:, None])
+            ps.append(_psnr(x.float(), b["x"]))
+        return float(torch.cat(ps).mean())
+
     # ------------------------------------------------------------------ loop
     def run(self, *, stop_after: int | None = None) -> dict:
         """Train to ``[train] steps`` (or ``stop_after`` steps, or the wall-clock limit)."""
@@ -309,7 +326,9 @@ class Trainer:
             "hardware": hardware(self.device),
             "validation_psnr": self.val_history[-1]["psnr"] if self.val_history else None,
             "validation": "fixed held-out crops, sigma in {0.005, 0.01, 0.02, 0.03}, valid blur",
-            "reproduce": f"hybrid-deblur train --config {self.cfg.get('_path', '<config>')}",
+            "validation_psnr_classical_wiener": self.wiener_reference(),
+            "reproduce": f"hybrid-deblur train --config {self.config_path or '<config>'}",
+            "notes": self.cfg["export"]["notes"],
         }
         return save_weights(self.model, path, card=card, dtype=dt, state_dict=self.ema)
 

@@ -59,6 +59,7 @@ def _atomic_bytes(path: Path, writer) -> None:
             writer(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
