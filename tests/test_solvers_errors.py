@@ -5,8 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hybrid_deblur.solvers import (HQS, RichardsonLucy, estimate_noise, hqs, hqs_w_step,
-                                   richardson_lucy, tikhonov, wiener)
+from hybrid_deblur.solvers import (
+    HQS,
+    RichardsonLucy,
+    estimate_noise,
+    hqs,
+    hqs_w_step,
+    richardson_lucy,
+    tikhonov,
+    wiener,
+)
 
 Y = np.random.default_rng(0).random((32, 32))
 K = np.ones((3, 3)) / 9

@@ -7,8 +7,16 @@ import pytest
 
 from hybrid_deblur import backend as B
 from hybrid_deblur.physics import Blur
-from hybrid_deblur.solvers import HQS, auto_lambda, hqs, hqs_hl, hqs_tv, hqs_w_step, hqs_x_step
-from hybrid_deblur.solvers import wiener
+from hybrid_deblur.solvers import (
+    HQS,
+    auto_lambda,
+    hqs,
+    hqs_hl,
+    hqs_tv,
+    hqs_w_step,
+    hqs_x_step,
+    wiener,
+)
 
 from .conftest import to_backend
 

@@ -155,7 +155,7 @@ def test_auto_stop_callbacks_and_info():
     y = Blur(k, "valid")(x) + 0.01 * rng.standard_normal((58, 58))
     ref = x[3:-3, 3:-3]
     calls = []
-    out, info = richardson_lucy(y, k, callback=lambda i, xi, r, p: calls.append((i, r, p)),
+    _, info = richardson_lucy(y, k, callback=lambda i, xi, r, p: calls.append((i, r, p)),
                                 reference=ref, return_info=True)
     assert info["stop_reason"] == "discrepancy"
     assert 2 <= info["iterations"] < 100
@@ -164,7 +164,7 @@ def test_auto_stop_callbacks_and_info():
     assert calls[-1][2] > 10 * np.log10(1 / np.mean((y - ref) ** 2))  # better than the input
     assert richardson_lucy.last_info is info
     # a callable stop rule
-    out2, info2 = richardson_lucy(y, k, stop=lambda i, xi, r: i >= 3, return_info=True)
+    _, info2 = richardson_lucy(y, k, stop=lambda i, xi, r: i >= 3, return_info=True)
     assert info2["iterations"] == 3 and info2["stop_reason"] == "callback"
 
 

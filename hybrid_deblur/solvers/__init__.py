@@ -21,6 +21,20 @@ from .linear import regularizer_power, tikhonov, wiener
 from .noise_level import estimate_noise
 from .richardson_lucy import RichardsonLucy, auto_tv_weight, richardson_lucy, richardson_lucy_tv
 
-__all__ = ["wiener", "tikhonov", "regularizer_power", "estimate_noise", "RichardsonLucy",
-           "richardson_lucy", "richardson_lucy_tv", "auto_tv_weight", "HQS", "hqs", "hqs_tv", "hqs_hl",
-           "hqs_x_step", "hqs_w_step", "auto_lambda"]
+__all__ = [
+           "HQS",
+           "RichardsonLucy",
+           "auto_lambda",
+           "auto_tv_weight",
+           "estimate_noise",
+           "hqs",
+           "hqs_hl",
+           "hqs_tv",
+           "hqs_w_step",
+           "hqs_x_step",
+           "regularizer_power",
+           "richardson_lucy",
+           "richardson_lucy_tv",
+           "tikhonov",
+           "wiener",
+]

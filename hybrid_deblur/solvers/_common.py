@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import time
+import weakref
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from .. import backend as B
 from ..physics.blur import Blur
-from ..physics.boundary import edge_taper_window, pad
+from ..physics.boundary import pad
 from ..psf.otf import validate_psf
 
 #: boundary modes accepted by every solver ("auto" = the ring-free default of each solver)
@@ -97,7 +99,7 @@ def prepare(y: Any, psf: Any, *, ndim: int = 2, name: str = "y", min_size: bool 
     return y, psf, op
 
 
-_OPS: "OrderedDict[tuple, Blur]" = OrderedDict()
+_OPS: OrderedDict[tuple, Blur] = OrderedDict()
 _OPS_MAX = 4
 
 
@@ -122,9 +124,29 @@ def _cached_operator(psf, ndim: int) -> Blur:
     return op
 
 
+_OP_DATA: weakref.WeakKeyDictionary[Blur, OrderedDict] = weakref.WeakKeyDictionary()
+
+
+def op_cache(op: Blur) -> OrderedDict:
+    """A small per-operator cache (e.g. Wiener filters), dropped with the operator."""
+    d = _OP_DATA.get(op)
+    if d is None:
+        d = OrderedDict()
+        _OP_DATA[op] = d
+    return d
+
+
+def cache_put(cache: OrderedDict, key, value, maxsize: int = 4) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > maxsize:
+        cache.popitem(last=False)
+
+
 def clear_otf_cache() -> None:
-    """Forget the cached blur operators (and their OTFs) of :func:`prepare`."""
+    """Forget the cached blur operators (their OTFs and derived filters) of :func:`prepare`."""
     _OPS.clear()
+    _OP_DATA.clear()
 
 
 def spatial(x: Any, ndim: int) -> tuple[int, ...]:

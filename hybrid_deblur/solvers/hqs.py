@@ -27,7 +27,8 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +37,7 @@ from ..physics.boundary import pad
 from . import _common as C
 from .noise_level import estimate_noise
 
-__all__ = ["HQS", "hqs", "hqs_tv", "hqs_hl", "hqs_x_step", "hqs_w_step", "auto_lambda"]
+__all__ = ["HQS", "auto_lambda", "hqs", "hqs_hl", "hqs_tv", "hqs_w_step", "hqs_x_step"]
 
 _PRIORS = ("tv", "hyper_laplacian")
 

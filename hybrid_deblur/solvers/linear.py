@@ -35,7 +35,7 @@ from .. import backend as B
 from . import _common as C
 from .noise_level import estimate_noise
 
-__all__ = ["wiener", "tikhonov", "regularizer_power"]
+__all__ = ["regularizer_power", "tikhonov", "wiener"]
 
 _REGS = ("identity", "laplacian", "gradient")
 
@@ -181,8 +181,23 @@ def wiener(y: Any, psf: Any, *, nsr: Any = None, reg: str = "identity", noise_po
     ax = C.axes(nd)
     H = op.otf(geom.grid, like=ye)
     Y = B.rfftn(ye, axes=ax)
-    H2 = C.abs2(H)
     info: dict = {"boundary": boundary, "grid": list(geom.grid), "reg": reg}
+    if nsr is not None and np.ndim(nsr) == 0 and isinstance(Y, np.ndarray) \
+            and Y.shape == np.broadcast_shapes(Y.shape, H.shape):
+        # the filter conj(H) / (|H|^2 + nsr |R|^2) is kept with the (cached) operator
+        cache = C.op_cache(op)
+        key = ("wiener", geom.grid, float(nsr), reg, str(H.dtype))
+        G = cache.get(key)
+        if G is None:
+            G = H.conj()
+            G /= C.abs2(H) + float(nsr) * regularizer_power(reg, geom.grid, ye)
+            C.cache_put(cache, key, G)
+        Y *= G
+        x = B.irfftn(Y, s=geom.grid, axes=ax)
+        x = geom.crop(x) if boundary != "circular" else x
+        info.update(nsr=float(nsr), time=t())
+        return (x, info) if return_info else x
+    H2 = C.abs2(H)
     if noise_power is not None:
         npow = noise_power if np.ndim(noise_power) == 0 else B.asarray_like(noise_power, H2)
         spow = signal_power if np.ndim(signal_power) == 0 else B.asarray_like(signal_power, H2)

@@ -30,11 +30,11 @@ def _second_difference(x, axis: int):
     n = int(x.shape[axis])
     sl = [slice(None)] * x.ndim
 
-    def s(a, b):
-        sl[axis] = slice(a, n - 2 + a if b else n - 2 + a)
+    def s(a):
+        sl[axis] = slice(a, n - 2 + a)
         return x[tuple(sl)]
 
-    return s(0, 0) - 2 * s(1, 0) + s(2, 0)
+    return s(0) - 2 * s(1) + s(2)
 
 
 def _median_last(v):

@@ -28,7 +28,8 @@ True
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -458,10 +459,9 @@ class RichardsonLucy:
             Show a tqdm progress bar.
         """
         t = C.Timer()
-        if num_iter is not None:
-            if isinstance(num_iter, bool) or not isinstance(num_iter, (int, np.integer)) \
-                    or num_iter < 0:
-                raise ValueError(f"num_iter must be a non-negative integer or None, got {num_iter!r}")
+        if num_iter is not None and (isinstance(num_iter, bool) or not isinstance(
+                num_iter, (int, np.integer)) or num_iter < 0):
+            raise ValueError(f"num_iter must be a non-negative integer or None, got {num_iter!r}")
         if stop is None:
             stop = "discrepancy"
         if not callable(stop):
