@@ -30,10 +30,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from hybrid_deblur.analysis.nonblind import (NonblindResults, evaluate_cases, load_images,  # noqa: E402
-                                             synthesize_cases)
+from hybrid_deblur.analysis.nonblind import (
+    NonblindResults,
+    evaluate_cases,
+    load_images,
+    synthesize_cases,
+)
 
 CLASSICAL = ("wiener", "tikhonov", "rl", "rl-tv", "hqs-tv", "hqs-hl")
 LEARNED = ("unrolled-hqs", "deep-wiener", "unrolled-rl")
@@ -125,7 +129,7 @@ def main(argv=None) -> int:
         all_rows += [{**r, "sigma": sigma} for r in res.rows]
     combined = NonblindResults(rows=all_rows, config={"benchmark": "bsd68 non-blind",
                                                       "boundary": args.boundary, "runs": runs})
-    from hybrid_deblur.analysis.nonblind import write_text_atomic, to_jsonable
+    from hybrid_deblur.analysis.nonblind import to_jsonable, write_text_atomic
 
     write_text_atomic(out, json.dumps(to_jsonable({"runs": runs, "markdown": "\n".join(md)}), indent=1))
     combined.write_csv(out.with_suffix(".csv"))

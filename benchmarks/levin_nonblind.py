@@ -36,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hybrid_deblur.analysis.nonblind import Case, evaluate_cases  # noqa: E402
+from hybrid_deblur.analysis.nonblind import Case, evaluate_cases
 
 CLASSICAL = ("wiener", "tikhonov", "rl", "rl-tv", "hqs-tv", "hqs-hl")
 LEARNED = ("unrolled-hqs", "deep-wiener", "unrolled-rl")

@@ -67,7 +67,7 @@ def test_harness_good_method_beats_blurred_and_psnr_is_exact():
     # PSNR of the "blurred" row equals 10 log10(1 / MSE) recomputed by hand
     cases = NB.synthesize_cases(imgs, [("k", _kernel())], noise=1e-4, boundary="circular", seed=3)
     mse = np.mean((cases[0].y - cases[0].ref) ** 2)
-    row = [r for r in res.rows if r["method"] == "blurred"][0]
+    row = next(r for r in res.rows if r["method"] == "blurred")
     assert row["psnr"] == pytest.approx(10 * np.log10(1 / mse), abs=1e-9)
     assert 0 < row["ssim"] < 1 and row["time_s"] >= 0
 
@@ -140,7 +140,8 @@ def test_outputs_written_atomically_and_parse(tmp_path, monkeypatch):
     d = json.loads(out.read_text())
     assert d["summary"]["blurred"]["n"] == 2 and len(d["rows"]) == 2
     assert d["config"]["boundary"] == "valid" and d["config"]["noise"] == 0.01
-    rows = list(csv.DictReader(open(tmp_path / "r.csv")))
+    with open(tmp_path / "r.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
     assert len(rows) == 2 and float(rows[0]["psnr"]) == pytest.approx(d["rows"][0]["psnr"])
     assert (tmp_path / "r.md").read_text().startswith("| method |")
     assert not [p for p in os.listdir(out.parent) if p.endswith(".tmp")]

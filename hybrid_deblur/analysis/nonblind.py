@@ -31,24 +31,34 @@ Examples
 
 from __future__ import annotations
 
-import csv
-import io as _io
 import json
 import math
 import os
 import platform
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["Case", "NonblindResults", "BASELINES", "DEFAULT_GRIDS", "load_images", "load_kernels",
-           "synthesize_cases", "resolve_methods", "known_methods", "evaluate_cases",
-           "run_nonblind", "measure", "skimage_wiener", "skimage_rl", "skimage_unsupervised_wiener",
-           "skimage_wiener_pad", "skimage_rl_pad",
-           "write_text_atomic", "to_jsonable"]
+from .nonblind_baselines import (
+    BASELINES,
+    DEFAULT_GRIDS,
+    skimage_rl,
+    skimage_rl_pad,
+    skimage_unsupervised_wiener,
+    skimage_wiener,
+    skimage_wiener_pad,
+)
+from .nonblind_results import NonblindResults, to_jsonable, write_text_atomic
+
+__all__ = ["BASELINES", "DEFAULT_GRIDS", "Case", "NonblindResults", "evaluate_cases",
+           "known_methods", "load_images", "load_kernels", "measure", "resolve_methods",
+           "run_nonblind", "skimage_rl", "skimage_rl_pad", "skimage_unsupervised_wiener",
+           "skimage_wiener", "skimage_wiener_pad", "synthesize_cases", "to_jsonable",
+           "write_text_atomic"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".npy")
 KERNEL_SUFFIXES = (".npy", ".png", ".mat", ".tif", ".tiff")
@@ -218,85 +228,6 @@ def synthesize_cases(images, kernels, *, noise: Any = 0.01, boundary: str = "val
     return cases
 
 
-# ----------------------------------------------------------------------------- baselines
-def _per_channel(fn: Callable, y: np.ndarray) -> np.ndarray:
-    if y.ndim == 2:
-        return fn(y)
-    flat = y.reshape((-1,) + y.shape[-2:])
-    return np.stack([fn(c) for c in flat]).reshape(y.shape)
-
-
-def _padded(fn: Callable, c: np.ndarray, psf: np.ndarray, pad: str | None) -> np.ndarray:
-    """Run ``fn`` on ``c`` extended by the kernel size with ``numpy.pad(mode=pad)``, crop back."""
-    if not pad:
-        return fn(c)
-    w = [(k, k) for k in psf.shape]
-    h, wd = c.shape
-    return fn(np.pad(c, w, mode=pad))[psf.shape[0]:psf.shape[0] + h, psf.shape[1]:psf.shape[1] + wd]
-
-
-def skimage_wiener(y, psf, *, balance: float = 0.01, pad: str | None = None, boundary: Any = None, **_):
-    """scikit-image ``restoration.wiener`` (Laplacian regulariser, circular model, ``clip=False``),
-    per channel. ``boundary`` is accepted and ignored: scikit-image always assumes circular.
-    ``pad="symmetric"`` extends ``y`` by the kernel size first (the usual user-side fix)."""
-    from skimage.restoration import wiener
-
-    f = lambda c: wiener(c, psf, float(balance), clip=False)  # noqa: E731
-    return _per_channel(lambda c: _padded(f, c, psf, pad), np.asarray(y))
-
-
-def skimage_rl(y, psf, *, num_iter: int = 30, pad: str | None = None, boundary: Any = None, **_):
-    """scikit-image ``restoration.richardson_lucy`` (``clip=False``), per channel; ``pad`` as in
-    :func:`skimage_wiener` (scikit-image's RL convolves with zero padding)."""
-    from skimage.restoration import richardson_lucy
-
-    f = lambda c: richardson_lucy(c, psf, num_iter=int(num_iter), clip=False,  # noqa: E731
-                                  filter_epsilon=1e-12)
-    return _per_channel(lambda c: _padded(f, c, psf, pad), np.asarray(y))
-
-
-def skimage_wiener_pad(y, psf, *, balance: float = 0.01, **kw):
-    """:func:`skimage_wiener` on ``y`` symmetrically extended by the kernel size."""
-    return skimage_wiener(y, psf, balance=balance, pad="symmetric", **kw)
-
-
-def skimage_rl_pad(y, psf, *, num_iter: int = 30, **kw):
-    """:func:`skimage_rl` on ``y`` symmetrically extended by the kernel size."""
-    return skimage_rl(y, psf, num_iter=num_iter, pad="symmetric", **kw)
-
-
-def skimage_unsupervised_wiener(y, psf, *, boundary: Any = None, seed: int = 0, **_):
-    """scikit-image ``restoration.unsupervised_wiener`` (Gibbs-sampled Wiener, ``clip=False``)."""
-    from skimage.restoration import unsupervised_wiener
-
-    return _per_channel(lambda c: unsupervised_wiener(c, psf, clip=False,
-                                                      rng=np.random.default_rng(seed))[0],
-                        np.asarray(y))
-
-
-def _identity(y, psf, **_):
-    return np.asarray(y)
-
-
-#: baselines kept in the harness: name -> function
-BASELINES: dict[str, Callable] = {
-    "blurred": _identity,
-    "skimage-wiener": skimage_wiener,
-    "skimage-rl": skimage_rl,
-    "skimage-wiener-pad": skimage_wiener_pad,
-    "skimage-rl-pad": skimage_rl_pad,
-    "skimage-unsupervised-wiener": skimage_unsupervised_wiener,
-}
-
-#: tuning grids of the tunable baselines: name -> {parameter: values}
-DEFAULT_GRIDS: dict[str, dict[str, tuple]] = {
-    "skimage-wiener": {"balance": tuple(float(v) for v in np.logspace(-4, 0, 13))},
-    "skimage-rl": {"num_iter": (5, 10, 20, 30, 50, 80)},
-}
-DEFAULT_GRIDS["skimage-wiener-pad"] = DEFAULT_GRIDS["skimage-wiener"]
-DEFAULT_GRIDS["skimage-rl-pad"] = DEFAULT_GRIDS["skimage-rl"]
-
-
 def known_methods() -> list[str]:
     """Every method name the harness accepts (registry + baselines)."""
     from ..pipeline.methods import METHODS
@@ -385,142 +316,6 @@ def _call(fn: Callable, case: Case, boundary: str | None, options: dict) -> tupl
     from .. import backend as B
 
     return B.to_numpy(x), dt
-
-
-# ----------------------------------------------------------------------------- results
-@dataclass
-class NonblindResults:
-    """Per-case rows and the per-method summary of one benchmark run.
-
-    ``rows`` is a list of dicts (one per case and method: ``method``, ``case``, ``psnr``,
-    ``ssim``, ``time_s``, chosen parameters, extra case fields). ``config`` records the
-    protocol (noise, boundary, seed, tuning, ...).
-    """
-
-    rows: list[dict]
-    config: dict
-    tuned: dict = field(default_factory=dict)
-
-    def methods(self) -> list[str]:
-        seen: list[str] = []
-        for r in self.rows:
-            if r["method"] not in seen:
-                seen.append(r["method"])
-        return seen
-
-    def summary(self) -> dict[str, dict]:
-        """``method -> {n, mean/min PSNR, mean/min SSIM, mean time, ...}``."""
-        out = {}
-        for m in self.methods():
-            rs = [r for r in self.rows if r["method"] == m]
-            p = np.array([r["psnr"] for r in rs], dtype=float)
-            s = np.array([r["ssim"] for r in rs], dtype=float)
-            t = np.array([r["time_s"] for r in rs], dtype=float)
-            d = {"n": len(rs), "mean_psnr": float(np.mean(p)), "min_psnr": float(np.min(p)),
-                 "mean_ssim": float(np.mean(s)), "min_ssim": float(np.min(s)),
-                 "mean_time_s": float(np.mean(t)), "n_nonfinite": int(sum(not r.get("finite", True) for r in rs))}
-            er = [r["error_ratio"] for r in rs if r.get("error_ratio") is not None]
-            if er:
-                er = np.array(er, dtype=float)
-                d.update(mean_error_ratio=float(np.mean(er)), max_error_ratio=float(np.max(er)),
-                         success_le2=float(np.mean(er <= 2)), success_le3=float(np.mean(er <= 3)))
-            if m in self.tuned:
-                d["tuned"] = self.tuned[m]
-            out[m] = d
-        return out
-
-    def markdown(self, title: str | None = None) -> str:
-        """Markdown table: mean/min PSNR and SSIM, time per image, per method."""
-        summ = self.summary()
-        has_er = any("mean_error_ratio" in d for d in summ.values())
-        aligned = self.config.get("aligned")
-        pl = "aligned PSNR" if aligned else "PSNR"
-        sl = "aligned SSIM" if aligned else "SSIM"
-        head = ["method", "n", f"mean {pl} (dB)", f"min {pl}", f"mean {sl}", f"min {sl}", "time/img (s)"]
-        if has_er:
-            head += ["mean err. ratio", "≤2", "≤3"]
-        head.append("parameters")
-        lines = []
-        if title:
-            lines += [f"### {title}", ""]
-        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        for m, d in summ.items():
-            row = [m, str(d["n"]), f"{d['mean_psnr']:.2f}", f"{d['min_psnr']:.2f}",
-                   f"{d['mean_ssim']:.4f}", f"{d['min_ssim']:.4f}", f"{d['mean_time_s']:.3f}"]
-            if has_er:
-                row += ([f"{d['mean_error_ratio']:.2f}", f"{100 * d['success_le2']:.0f}%",
-                         f"{100 * d['success_le3']:.0f}%"] if "mean_error_ratio" in d else ["", "", ""])
-            tuned = d.get("tuned")
-            row.append("" if not tuned else _fmt_tuned(tuned))
-            lines.append("| " + " | ".join(row) + " |")
-        for m, why in (self.config.get("skipped") or {}).items():
-            lines.append(f"\n(skipped {m}: {why})")
-        return "\n".join(lines) + "\n"
-
-    def to_dict(self) -> dict:
-        return {"config": self.config, "summary": self.summary(), "rows": self.rows,
-                "markdown": self.markdown()}
-
-    def write_json(self, path: str | os.PathLike) -> None:
-        """Summary + config + rows as JSON (atomic)."""
-        write_text_atomic(path, json.dumps(to_jsonable(self.to_dict()), indent=1, allow_nan=True))
-
-    def write_csv(self, path: str | os.PathLike) -> None:
-        """One row per case and method (atomic)."""
-        keys: list[str] = []
-        for r in self.rows:
-            for k in r:
-                if k not in keys:
-                    keys.append(k)
-        buf = _io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
-        w.writeheader()
-        for r in self.rows:
-            w.writerow({k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in r.items()})
-        write_text_atomic(path, buf.getvalue())
-
-    def write_markdown(self, path: str | os.PathLike, title: str | None = None) -> None:
-        write_text_atomic(path, self.markdown(title))
-
-
-def _fmt_tuned(t: dict) -> str:
-    parts = []
-    for k, v in t.items():
-        if k in ("tuning", "grid"):
-            continue
-        if isinstance(v, list):
-            parts.append(f"{k}∈{{{', '.join(f'{x:g}' for x in sorted(set(v)))}}}")
-        else:
-            parts.append(f"{k}={v:.3g}" if isinstance(v, (int, float)) else f"{k}={v}")
-    return ", ".join(parts) + (f" ({t['tuning']})" if "tuning" in t else "")
-
-
-def to_jsonable(o):
-    if isinstance(o, dict):
-        return {str(k): to_jsonable(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [to_jsonable(v) for v in o]
-    if isinstance(o, (np.floating, float)):
-        v = float(o)
-        return v if math.isfinite(v) else None
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.bool_):
-        return bool(o)
-    if isinstance(o, np.ndarray):
-        return to_jsonable(o.tolist())
-    return o
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (:func:`hybrid_deblur.io.atomic_write`);
-    the parent folder is created if needed."""
-    from ..io import atomic_write
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path, "w") as f:
-        f.write(text)
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -661,7 +456,7 @@ def evaluate_cases(cases: Sequence[Case], methods: Any, *, boundary: str | None 
                         met["time_s"] = dt
                         rows.append(_row(label, c, met, opts))
                         bar.update(1)
-            except Exception as exc:  # noqa: BLE001 - reported, or re-raised
+            except Exception as exc:  # reported (on_error="skip") or re-raised
                 if on_error != "skip":
                     raise
                 del rows[start:]
