@@ -62,6 +62,7 @@ def run_demo(out: str | Path = "demo_out", *, image: str = "camera", methods: Se
     methods = list(available_methods() if methods is None else methods)
     results: dict[str, dict] = {}
     images: dict[str, np.ndarray] = {}
+    kernels: dict[str, np.ndarray] = {"PSF (motion + defocus)": np.asarray(psf)}
     sigma = info["noise"].get("gaussian")
     try:
         from tqdm.auto import tqdm
@@ -91,6 +92,7 @@ def run_demo(out: str | Path = "demo_out", *, image: str = "camera", methods: Se
                 "psnr": round(float(psnr(xr, ref)), 3), "ssim": round(float(ssim(xr, ref)), 4),
                 "seconds": round(time.perf_counter() - t0, 3)}
             images["blind (map + hqs-hl)"] = xr
+            kernels["estimated PSF (blind)"] = np.asarray(k_est)
         except ImportError:
             pass
         except Exception as exc:
@@ -101,12 +103,12 @@ def run_demo(out: str | Path = "demo_out", *, image: str = "camera", methods: Se
         "blurred": {"psnr": round(float(psnr(yb, ref)), 3), "ssim": round(float(ssim(yb, ref)), 4)},
         "results": results,
     }
-    _figure(out / "demo.png", ref, y, psf, images, results, summary["blurred"])
+    _figure(out / "demo.png", ref, y, kernels, images, results, summary["blurred"])
     atomic_save_json(out / "metrics.json", summary)
     return summary
 
 
-def _figure(path: Path, ref, y, psf, images, results, blurred) -> None:
+def _figure(path: Path, ref, y, kernels, images, results, blurred) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -116,7 +118,7 @@ def _figure(path: Path, ref, y, psf, images, results, blurred) -> None:
 
     panels = [("sharp", ref), (f"blurred {blurred['psnr']:.2f} dB", y)]
     panels += [(f"{n} {results[n]['psnr']:.2f} dB", im) for n, im in images.items()]
-    n = len(panels) + 1
+    n = len(panels) + len(kernels)
     cols = min(4, n)
     rows = int(np.ceil(n / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.3 * rows))
@@ -126,8 +128,9 @@ def _figure(path: Path, ref, y, psf, images, results, blurred) -> None:
     for ax, (title, im) in zip(axes, panels):
         ax.imshow(np.clip(linear_to_srgb(np.clip(im, 0, 1)), 0, 1), cmap="gray", vmin=0, vmax=1)
         ax.set_title(title, fontsize=9)
-    axes[len(panels)].imshow(psf, cmap="inferno")
-    axes[len(panels)].set_title(f"PSF {psf.shape[0]}x{psf.shape[1]} (motion + defocus)", fontsize=9)
+    for ax, (title, k) in zip(axes[len(panels):], kernels.items()):
+        ax.imshow(k, cmap="inferno")
+        ax.set_title(f"{title} {k.shape[0]}x{k.shape[1]}", fontsize=9)
     fig.tight_layout()
     with atomic_write(path, "wb") as fh:
         fig.savefig(fh, format="png", dpi=110)
