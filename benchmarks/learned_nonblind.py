@@ -91,6 +91,8 @@ def training_curves(runs: list[Path], png: Path) -> dict:
         if not log.exists():
             continue
         rows = list(csv.DictReader(log.read_text().splitlines()))
+        if len(rows) < 2:
+            continue
         steps = np.array([int(x["step"]) for x in rows])
         loss = np.array([float(x["loss"]) for x in rows])
         val = json.loads(summ.read_text())["val_history"] if summ.exists() else []
@@ -225,7 +227,11 @@ def main(argv=None) -> int:
         md += [f"| {k.split('_')[1]} | {v['median_s']:.3f} | {v['s_per_megapixel']:.3f} |"
                for k, v in sp.items() if k.startswith("threads_")]
         md.append("")
-    curves = training_curves([Path(r) for r in args.runs.split(",")], out.with_name("learned_train_curves.png"))
+    try:
+        curves = training_curves([Path(r) for r in args.runs.split(",") if r],
+                                 out.with_name("learned_train_curves.png"))
+    except Exception as exc:  # a figure must never cost the measured numbers
+        curves = {"error": f"{type(exc).__name__}: {exc}"}
     report["training"] = curves
     report["targets"] = targets
     md += ["### Targets", ""] + [f"- {k}: {json.dumps(to_jsonable(v))}" for k, v in targets.items()]

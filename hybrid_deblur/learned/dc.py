@@ -146,6 +146,37 @@ class DataTerm:
         extra = [(0, g - n) for g, n in zip(self.grid, x.shape[-2:])]
         return pad(x, extra, "replicate") if any(e for _, e in extra) else x
 
+    def classical_init(self, sigma: torch.Tensor, method: str = "wiener") -> torch.Tensor:
+        """Starting image on the grid from a classical solver (no gradient through it).
+
+        ``"wiener"``: :meth:`wiener_init` (differentiable). ``"hqs-hl"``:
+        :func:`hybrid_deblur.solvers.hqs_hl` (hyper-Laplacian prior, λ from each sample's σ),
+        run per image under ``torch.no_grad``; the scene estimate is put on the grid as in
+        :meth:`wiener_init`.
+        """
+        if method == "wiener":
+            return self.wiener_init(sigma)
+        if method != "hqs-hl":
+            raise ValueError(f"init={method!r} is not supported; accepted: 'wiener', 'hqs-hl'")
+        from ..physics.boundary import pad
+        from ..solvers import hqs_hl
+
+        sig = sigma.detach().to("cpu", torch.float64).reshape(-1).numpy()
+        b, c = int(self.y.shape[0]), int(self.y.shape[1])
+        outs = []
+        with torch.no_grad():
+            for i in range(b):
+                p = self.psf[i if self.psf.shape[0] > 1 else 0]
+                s = float(sig[i] if sig.size > 1 else sig[0])
+                outs.append(hqs_hl(self.y[i], p if p.shape[0] == c else p.expand(c, *p.shape[-2:]),
+                                   boundary="valid" if self.masked else "circular",
+                                   sigma=max(s, 1e-3)))
+        x = torch.stack(outs).to(self.y.dtype)
+        if not self.masked:
+            return x
+        extra = [(0, g - n) for g, n in zip(self.grid, x.shape[-2:])]
+        return pad(x, extra, "replicate") if any(e for _, e in extra) else x
+
     def crop(self, x: torch.Tensor) -> torch.Tensor:
         """The returned region of a grid image (observed frame, or scene for ``valid``)."""
         return x if not self.masked else self.geom.crop(x)

@@ -150,13 +150,17 @@ class UnrolledHQS(_Base):
         Residual blocks per scale.
     alpha0 : float
         Base penalty weight of the image steps (before the learned corrections).
+    init : {"wiener", "hqs-hl"}
+        Classical solution the stages start from: :func:`hybrid_deblur.solvers.wiener`
+        (fast, differentiable) or :func:`hybrid_deblur.solvers.hqs_hl` (better, ~1 s per
+        megapixel more; used by the shipped weights).
 
     Notes
     -----
     Stage k: :math:`x_k = \\arg\\min_x \\|Kx - y\\|^2 + \\alpha_k \\|x - z_{k-1}\\|^2`
     (closed form, :class:`~hybrid_deblur.learned.dc.DataTerm`), then
-    :math:`z_k = x_k + R_\\theta(x_k, \\beta_k)`, starting from :math:`z_0` = the classical
-    Wiener solution (:func:`hybrid_deblur.solvers.wiener`, automatic NSR). Base schedule
+    :math:`z_k = x_k + R_\\theta(x_k, \\beta_k)`, starting from :math:`z_0` = a classical
+    solution (``init``: Wiener with automatic NSR, or hyper-Laplacian HQS). Base schedule
     :math:`\\alpha_k` = ``alpha0``, :math:`\\beta_k = \\sigma`; a hyper-network of (σ, kernel L2
     norm, kernel radius) adds learned log-corrections (zero at initialisation), so the
     untrained network is "Wiener + K proximal steps" and training only has to improve on it.
@@ -165,9 +169,11 @@ class UnrolledHQS(_Base):
     name = "unrolled-hqs"
 
     def __init__(self, stages: int = 4, channels: int = 1, widths=(32, 64, 128), blocks: int = 1,
-                 alpha0: float = 1.0, hidden: int = 32):
+                 alpha0: float = 1.0, hidden: int = 32, init: str = "wiener"):
         super().__init__(stages=stages, channels=channels, widths=list(widths), blocks=blocks,
-                         alpha0=alpha0, hidden=hidden)
+                         alpha0=alpha0, hidden=hidden, init=init)
+        check_choice("init", init, ("wiener", "hqs-hl"))
+        self.init = init
         if int(stages) < 1:
             raise ValueError(f"stages must be >= 1, got {stages}")
         self.stages, self.channels = int(stages), int(channels)
@@ -186,7 +192,7 @@ class UnrolledHQS(_Base):
     def _restore(self, y, psf, sigma, boundary):
         dt = DataTerm(y, psf, boundary)
         alpha, beta = self.schedule(sigma, dt.psf)
-        z = dt.wiener_init(sigma)
+        z = dt.classical_init(sigma, self.init)
         for k in range(self.stages):
             x = dt.x_step(z, alpha[:, k])
             bmap = beta[:, k].reshape(-1, 1, 1, 1).expand(x.shape[0], 1, *x.shape[-2:])
