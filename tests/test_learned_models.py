@@ -176,17 +176,20 @@ def test_inference_keeps_kind_shape_and_dtype():
         unrolled_hqs(np.full((20, 20), np.nan), k, model=net, sigma=0.01)
 
 
-@pytest.mark.skipif("unrolled_hqs_gray" not in shipped_weights(), reason="no shipped weights yet")
+@pytest.mark.skipif(not shipped_weights(), reason="no shipped weights yet")
 def test_shipped_weights_verify_and_have_a_model_card():
+    from hybrid_deblur.learned.inference import SHIPPED, get_method_function
+
     files = shipped_weights()
     total = sum(Path(p).stat().st_size for p in files.values())
     assert total <= 10 * 2 ** 20
+    rng = np.random.default_rng(0)
+    y = rng.random((40, 40))
     for stem, p in files.items():
         card = json.loads(Path(p).with_suffix(".json").read_text())
         for key in ("sha256", "data", "kernels", "noise", "training", "hardware", "validation_psnr"):
             assert key in card, (stem, key)
         assert card["sha256"] == sha256_file(p)
         load_model(p)
-    rng = np.random.default_rng(0)
-    y = rng.random((40, 40))
-    assert unrolled_hqs(y, _kernel(5), sigma=0.01).shape == (40, 40)
+        name = next(n for n, v in SHIPPED.items() if stem in v[:2])
+        assert get_method_function(name)(y, _kernel(5), sigma=0.01).shape == (40, 40)

@@ -125,6 +125,14 @@ def restore_with(model: torch.nn.Module, y: Any, psf: Any, *, boundary: str = "a
     return out.detach().cpu().numpy().astype(y.dtype, copy=False)
 
 
+def get_method_function(name: str):
+    """The restoration function of registry ``name`` (``unrolled-hqs``, ``deep-wiener``, ``unrolled-rl``)."""
+    fns = {"unrolled-hqs": unrolled_hqs, "deep-wiener": deep_wiener, "unrolled-rl": unrolled_rl}
+    if name not in fns:
+        raise ValueError(f"method={name!r} is not a learned method; known: {', '.join(sorted(fns))}")
+    return fns[name]
+
+
 def _registered(name: str, y, psf, boundary, sigma, weights, model, device, kw):
     if kw:
         raise TypeError(f"{name}() got unexpected options {sorted(kw)}; accepted: boundary, "
