@@ -137,7 +137,8 @@ def _fit_to(k, ksize):
 
 def estimate_kernel(y, *, size=None, method: str = "map", prior: str = "l0", model: str = "auto",
                     lam: float = 4e-3, lam_dark: float = 4e-3, gamma: float = 1.0,
-                    inner_iterations: int = 5, iterations: int = 50, restore: bool = False,
+                    inner_iterations: int = 5, refine: int = 2, iterations: int = 50,
+                    restore: bool = False,
                     progress: bool = False, callback=None):
     """Estimate the blur kernel of an image blind (without knowing it).
 
@@ -160,6 +161,9 @@ def estimate_kernel(y, *, size=None, method: str = "map", prior: str = "l0", mod
         Model of ``"parametric"``.
     lam, gamma, inner_iterations
         L0 gradient weight, kernel Tikhonov weight, alternations per scale (MAP).
+    refine : int
+        Final kernel refinements at full resolution with the hyper-Laplacian latent
+        image (Xu & Jia style; MAP).
     iterations : int
         RL pairs of ``"blind_rl"``.
     restore : bool
@@ -221,11 +225,12 @@ def estimate_kernel(y, *, size=None, method: str = "map", prior: str = "l0", mod
 
         ld = lam_dark if prior == "dark_channel" else 0.0
         k, info = map_estimate(g, ksize, lam=lam, lam_dark=ld, gamma=gamma,
-                               inner_iterations=int(inner_iterations), callback=callback,
-                               progress=progress)
+                               inner_iterations=int(inner_iterations), refine=int(refine),
+                               callback=callback, progress=progress)
         scales = info["scales"]
         conf = info.get("explained", 0.0)
-        params = {"lam": lam, "lam_dark": ld, "gamma": gamma, "inner_iterations": inner_iterations}
+        params = {"lam": lam, "lam_dark": ld, "gamma": gamma, "inner_iterations": inner_iterations,
+                  "refine": int(refine)}
     elif method == "blind_rl":
         from .blind_rl import blind_richardson_lucy
 

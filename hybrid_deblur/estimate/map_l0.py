@@ -207,6 +207,8 @@ def map_estimate(y: np.ndarray, ksize, *, lam: float = 4e-3, lam_dark: float = 0
                  gamma: float = 2.0, inner_iterations: int = 5, rel_threshold: float = 0.05,
                  grad_keep: float = 0.0, use_mask: bool = True, border: int = 3,
                  min_mass: float = 0.1, scale_threshold: bool = True, iter_threshold: float = 0.0,
+                 refine: int = 0, refine_gamma: float = 1.0, refine_lam: float = 3000.0,
+                 refine_threshold: float = 0.05,
                  callback=None, progress: bool = False):
     """Coarse-to-fine MAP estimate of the kernel of a grey image ``y`` (NumPy, (H, W)).
 
@@ -270,6 +272,15 @@ def map_estimate(y: np.ndarray, ksize, *, lam: float = 4e-3, lam_dark: float = 0
         k = C.center_kernel(k)
         info.append({"scale": float(sc), "size": int(ks), "image_shape": (hs, ws),
                      "iterations": inner_iterations, "energies": energies})
+    for _ in range(int(refine)):
+        # Xu & Jia-style refinement: latent from the (less sparse) hyper-Laplacian solver
+        from ..solvers import hqs
+
+        xr = np.asarray(hqs(y, k, prior="hyper_laplacian", alpha=0.8, lam=refine_lam, boundary="auto"))
+        S = C.wrap_pad(xr, shape)
+        k_new = estimate_psf_lsq(Bx, By, C.dx(S), C.dy(S), k.shape, gamma=refine_gamma,
+                                 mask=mask if use_mask else None, k0=k)
+        k = C.center_kernel(C.clean_kernel(k_new, rel_threshold=refine_threshold, min_mass=min_mass))
     # share of the gradient energy of y explained at the finest level
     Kn = C.psf2otf(k, shape)
     FS = C.rfft2(S)
