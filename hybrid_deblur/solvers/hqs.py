@@ -265,7 +265,8 @@ class HQS:
     ndim : int
         Spatial axes (2 or 3).
     sigma : float, optional
-        Noise level for the automatic lambda (estimated if None).
+        Noise level for the automatic lambda (estimated if None; estimates below
+        ``NOISE_FLOOR`` = 0.005 are raised to it, see :mod:`hybrid_deblur.solvers`).
     """
 
     def __init__(self, y: Any, psf: Any, *, prior: str = "hyper_laplacian", alpha: float = 2 / 3,
@@ -280,7 +281,8 @@ class HQS:
             raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
         self.prior = prior
         if lam is None:
-            s = sigma if sigma is not None else estimate_noise(y, ndim=ndim)
+            s = sigma if sigma is not None else np.maximum(estimate_noise(y, ndim=ndim),
+                                                           C.NOISE_FLOOR)
             s = float(np.sqrt(np.mean(np.asarray(s, dtype=np.float64) ** 2)))
             lam = auto_lambda(s, self.alpha)
             self.sigma = s

@@ -127,7 +127,8 @@ def wiener(y: Any, psf: Any, *, nsr: Any = None, reg: str = "identity", noise_po
         that mode. ``"valid"``: ``y`` is the valid part of a larger scene; the
         returned estimate is the whole scene (larger by ``k - 1``).
     sigma : float or array, optional
-        Noise standard deviation (per channel); estimated by :func:`estimate_noise` if None.
+        Noise standard deviation (per channel); estimated by :func:`estimate_noise` if None
+        (estimates below ``NOISE_FLOOR`` = 0.005 are raised to it: model error on real photos).
     ndim : int
         Number of spatial axes (2, or 3 for (z, y, x) stacks).
     return_info : bool
@@ -216,7 +217,7 @@ def wiener(y: Any, psf: Any, *, nsr: Any = None, reg: str = "identity", noise_po
         info["nsr"] = float(nsr) if np.ndim(nsr) == 0 else "array"
     else:
         if sigma is None:
-            sigma = estimate_noise(y, ndim=nd)
+            sigma = np.maximum(estimate_noise(y, ndim=nd), C.NOISE_FLOOR)
         sig = np.asarray(sigma, dtype=np.float64)
         if np.any(~np.isfinite(sig)) or np.any(sig < 0):
             raise ValueError(f"sigma must be finite and >= 0, got {sigma!r}")
@@ -283,6 +284,26 @@ def _residual_curve(H2, R2, Y2, w, lams, ndim):
     return np.array(out)
 
 
+def _minimise_log(curve, lams):
+    """Per-channel argmin of ``curve`` over ``log(lams)`` (grid, then golden section)."""
+    vals = curve(lams).reshape(len(lams), -1)
+    best = []
+    g = (np.sqrt(5) - 1) / 2
+    for c in range(vals.shape[1]):
+        i = int(np.argmin(vals[:, c]))
+        a, b = np.log(lams[max(i - 1, 0)]), np.log(lams[min(i + 1, len(lams) - 1)])
+        for _ in range(20):
+            c1, c2 = b - g * (b - a), a + g * (b - a)
+            f1 = curve([np.exp(c1)]).reshape(-1)[c]
+            f2 = curve([np.exp(c2)]).reshape(-1)[c]
+            if f1 < f2:
+                b = c2
+            else:
+                a = c1
+        best.append(float(np.exp((a + b) / 2)))
+    return best
+
+
 def tikhonov(y: Any, psf: Any, *, lam: Any = None, reg: str = "laplacian", boundary: str = "auto",
              method: str = "gcv", sigma: Any = None, ndim: int = 2, return_info: bool = False,
              progress: bool = False):
@@ -325,7 +346,9 @@ def tikhonov(y: Any, psf: Any, *, lam: Any = None, reg: str = "laplacian", bound
     (closed form, every rfft coefficient counted with its multiplicity); the
     discrepancy principle solves :math:`\\|k * \\hat x - y\\|^2 = M \\sigma^2`
     (:math:`M` observed pixels). Both search :math:`\\log \\lambda` on a grid and
-    refine by golden section.
+    refine by golden section. With an estimated noise level the GCV lambda is never
+    taken below the discrepancy lambda of ``NOISE_FLOOR`` = 0.005 (real photos carry
+    model error that GCV mistakes for signal; on Levin 2009 this is +2.7 dB).
 
     Examples
     --------
@@ -355,35 +378,30 @@ def tikhonov(y: Any, psf: Any, *, lam: Any = None, reg: str = "laplacian", bound
         Y2 = C.abs2(Y)
         w = _rfft_weights(geom.grid, Y2)
         lams = np.logspace(-7, 1, 33)
+        M = float(np.prod(C.spatial(y, ndim)))
+        N = float(np.prod(geom.grid))
+
+        def discrepancy(sig):
+            target = N * M * np.asarray(sig, dtype=np.float64) ** 2
+
+            def curve(ls):
+                return np.abs(_residual_curve(H2, R2, Y2, w, ls, ndim) - target)
+            return curve
+
         if method == "gcv":
             def curve(ls):
                 return _gcv_curve(H2, R2, Y2, w, ls, ndim)
         else:
             if sigma is None:
-                sigma = estimate_noise(y, ndim=ndim)
-            M = float(np.prod(C.spatial(y, ndim)))
-            N = float(np.prod(geom.grid))
-            target = N * M * np.asarray(sigma, dtype=np.float64) ** 2
-
-            def curve(ls):
-                return np.abs(_residual_curve(H2, R2, Y2, w, ls, ndim) - target)
+                sigma = np.maximum(estimate_noise(y, ndim=ndim), C.NOISE_FLOOR)
+            curve = discrepancy(sigma)
             info["sigma"] = np.asarray(sigma).tolist()
-        vals = curve(lams).reshape(len(lams), -1)
-        best = []
-        for c in range(vals.shape[1]):
-            i = int(np.argmin(vals[:, c]))
-            lo, hi = np.log(lams[max(i - 1, 0)]), np.log(lams[min(i + 1, len(lams) - 1)])
-            g = (np.sqrt(5) - 1) / 2
-            a, b = lo, hi
-            for _ in range(20):
-                c1, c2 = b - g * (b - a), a + g * (b - a)
-                f1 = curve([np.exp(c1)]).reshape(-1)[c]
-                f2 = curve([np.exp(c2)]).reshape(-1)[c]
-                if f1 < f2:
-                    b = c2
-                else:
-                    a = c1
-            best.append(float(np.exp((a + b) / 2)))
+        best = _minimise_log(curve, lams)
+        if method == "gcv" and sigma is None:
+            # never below the discrepancy lambda of the noise floor (model error of real photos)
+            floor = _minimise_log(discrepancy(C.NOISE_FLOOR), lams)
+            info["lam_gcv"] = list(best) if len(best) > 1 else best[0]
+            best = [max(a, b) for a, b in zip(best, floor)]
         lam_arr = np.array(best).reshape(lead) if lead else np.array(best[0])
         lam_v = _lead_col(lam_arr, H2, ndim) if lam_arr.ndim else float(lam_arr)
         info["lam"] = lam_arr.tolist() if lam_arr.ndim else float(lam_arr)

@@ -605,7 +605,7 @@ richardson_lucy.last_info = {}
 def auto_tv_weight(y: Any, *, sigma: Any = None, ndim: int = 2) -> float:
     """TV weight used by :func:`richardson_lucy_tv`: ``2.5 * sigma**1.7 / mean(y)``."""
     if sigma is None:
-        sigma = estimate_noise(y, ndim=ndim)
+        sigma = np.maximum(estimate_noise(y, ndim=ndim), C.NOISE_FLOOR)
     s = max(float(np.sqrt(np.mean(np.asarray(sigma, dtype=np.float64) ** 2))), 1e-4)
     m = max(float(abs(B.as_float(y)).mean()), 1e-6)
     return _TV_C * s ** _TV_P / m
