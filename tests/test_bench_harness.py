@@ -252,3 +252,12 @@ def test_padded_skimage_baseline_helps_on_valid_data():
     assert s["skimage-wiener-pad[oracle]"]["mean_psnr"] > s["skimage-wiener[oracle]"]["mean_psnr"] + 1
     y = np.random.default_rng(0).random((2, 30, 31))
     assert NB.skimage_rl_pad(y, _kernel(), num_iter=3).shape == y.shape
+
+
+def test_registry_method_on_colour_valid_data():
+    x = np.stack([_scene((64, 64), seed=s) for s in range(3)])
+    res = NB.run_nonblind([("rgb", x)], [_kernel(9)], methods="blurred,wiener",
+                          noise=0.005, boundary="valid", progress=False)
+    s = res.summary()
+    assert s["wiener"]["n"] == 1
+    assert s["wiener"]["mean_psnr"] > s["blurred"]["mean_psnr"] + 2
