@@ -80,8 +80,12 @@ def main(argv=None) -> int:
     t_all = time.perf_counter()
     for n, (kind, p, ang) in enumerate(tqdm(cases, disable=not sys.stderr.isatty())):
         x = imgs[n % len(imgs)]
-        k = {"motion": lambda: linear_motion(p, ang), "defocus": lambda: disk(p),
-             "gaussian": lambda: gaussian(p)}[kind]()
+        if kind == "motion":
+            k = linear_motion(p, ang)
+        elif kind == "defocus":
+            k = disk(p)
+        else:
+            k = gaussian(p)
         y = fftconvolve(x, k, mode="valid") + a.noise * rng.standard_normal(
             (x.shape[0] - k.shape[0] + 1, x.shape[1] - k.shape[1] + 1))
         t0 = time.perf_counter()
@@ -115,8 +119,9 @@ def main(argv=None) -> int:
         "median length error <= 1 px (length >= 10)": s["length_error_px_len>=10"]["median"] <= 1,
         "median radius error <= 1 px (radius >= 3)": s["radius_error_px_r>=3"]["median"] <= 1,
     }
-    lines = [f"## Parametric blur estimation, noise σ = {a.noise} ({len(rows)} cases, "
-             f"{s['time_s']:.0f} s)", "", "| quantity | n | median | 90th pct | max |", "|---|---|---|---|---|"]
+    lines = [(f"## Parametric blur estimation, noise σ = {a.noise} ({len(rows)} cases, "
+              f"{s['time_s']:.0f} s)"), "", "| quantity | n | median | 90th pct | max |",
+             "|---|---|---|---|---|"]
     for key in ("angle_error_deg", "angle_error_deg_len>=10", "length_error_px", "length_error_px_len>=10",
                 "radius_error_px", "radius_error_px_r>=3", "sigma_error_px"):
         v = s[key]

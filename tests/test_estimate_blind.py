@@ -10,8 +10,14 @@ import pytest
 from scipy.ndimage import gaussian_filter
 from scipy.signal import fftconvolve
 
-from hybrid_deblur.estimate import (EstimateReport, estimate_defocus, estimate_gaussian,
-                                    estimate_kernel, estimate_motion, estimate_motion_defocus)
+from hybrid_deblur.estimate import (
+    EstimateReport,
+    estimate_defocus,
+    estimate_gaussian,
+    estimate_kernel,
+    estimate_motion,
+    estimate_motion_defocus,
+)
 from hybrid_deblur.estimate import _common as C
 from hybrid_deblur.estimate.map_l0 import estimate_psf_lsq, pyramid_sizes
 from hybrid_deblur.metrics import kernel_similarity

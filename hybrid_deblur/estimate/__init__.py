@@ -14,8 +14,20 @@ Examples
 """
 
 from .core import METHODS, PRIORS, EstimateReport, estimate_kernel
-from .parametric import (estimate_defocus, estimate_gaussian, estimate_motion,
-                         estimate_motion_defocus)
+from .parametric import (
+                         estimate_defocus,
+                         estimate_gaussian,
+                         estimate_motion,
+                         estimate_motion_defocus,
+)
 
-__all__ = ["estimate_kernel", "EstimateReport", "METHODS", "PRIORS", "estimate_motion",
-           "estimate_defocus", "estimate_gaussian", "estimate_motion_defocus"]
+__all__ = [
+                         "METHODS",
+                         "PRIORS",
+                         "EstimateReport",
+                         "estimate_defocus",
+                         "estimate_gaussian",
+                         "estimate_kernel",
+                         "estimate_motion",
+                         "estimate_motion_defocus",
+]

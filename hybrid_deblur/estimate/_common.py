@@ -60,7 +60,7 @@ def check_size(size, shape, *, name: str = "size") -> tuple[int, int]:
         size = (int(size), int(size))
     try:
         kh, kw = (int(v) for v in size)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise TypeError(f"{name} must be an int, a pair of ints, 'auto' or None, got {size!r}") from exc
     if kh < 3 or kw < 3:
         raise ValueError(f"{name}={size!r} is too small; accepted: kernel sizes >= 3")
@@ -75,7 +75,7 @@ def check_size(size, shape, *, name: str = "size") -> tuple[int, int]:
 
 def auto_size(shape) -> tuple[int, int]:
     """Default kernel size for an image: about 14 % of the short side, odd, in [15, 55]."""
-    k = int(round(0.137 * min(shape)))
+    k = round(0.137 * min(shape))
     k = int(np.clip(k, 15, 55)) | 1
     k = min(k, (min(shape) // 2 - 1) | 1)
     return k, k
@@ -197,8 +197,8 @@ def center_kernel(k: np.ndarray) -> np.ndarray:
     yy, xx = np.mgrid[:kh, :kw]
     cy = (yy * k).sum() / s
     cx = (xx * k).sum() / s
-    sy = int(round(kh // 2 - cy))
-    sx = int(round(kw // 2 - cx))
+    sy = round(kh // 2 - cy)
+    sx = round(kw // 2 - cx)
     if sy == 0 and sx == 0:
         return k
     out = np.zeros_like(k)

@@ -21,7 +21,7 @@ import numpy as np
 from .. import backend as B
 from . import _common as C
 
-__all__ = ["estimate_kernel", "EstimateReport", "METHODS", "PRIORS"]
+__all__ = ["METHODS", "PRIORS", "EstimateReport", "estimate_kernel"]
 
 METHODS = ("map", "parametric", "blind_rl")
 PRIORS = ("l0", "dark_channel")
@@ -79,7 +79,8 @@ def _resolve_size(size, shape):
     if size is None or (isinstance(size, str) and size == "auto"):
         return C.auto_size(shape), True
     if isinstance(size, str):
-        raise ValueError(f"size={size!r} is not accepted; use an odd int, a pair of ints, 'auto' or None")
+        raise ValueError(  # noqa: TRY004 - a bad value of an accepted type
+            f"size={size!r} is not accepted; use an odd int, a pair of ints, 'auto' or None")
     return C.check_size(size, shape), False
 
 

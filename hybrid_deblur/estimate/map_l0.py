@@ -26,7 +26,7 @@ from scipy import ndimage
 
 from . import _common as C
 
-__all__ = ["l0_latent", "estimate_psf_lsq", "map_estimate", "pyramid_sizes"]
+__all__ = ["estimate_psf_lsq", "l0_latent", "map_estimate", "pyramid_sizes"]
 
 
 # ----------------------------------------------------------------------------- latent
@@ -187,10 +187,10 @@ def estimate_psf_lsq(Bx, By, Sx, Sy, ksize, *, gamma: float = 2.0, mask=None, k0
 def pyramid_sizes(ksize, *, ratio: float = 1 / math.sqrt(2), min_size: int = 5):
     """Odd kernel sizes from coarse to fine (Pan et al.: ``ceil(k * ratio**s)``, made odd)."""
     k = max(ksize)
-    n = max(int(math.floor(math.log(min_size / k) / math.log(ratio))), 0) + 1
+    n = max(math.floor(math.log(min_size / k) / math.log(ratio)), 0) + 1
     sizes = []
     for s in range(n - 1, -1, -1):
-        kk = int(math.ceil(k * ratio ** s))
+        kk = math.ceil(k * ratio ** s)
         kk = kk + 1 if kk % 2 == 0 else kk
         sizes.append(max(kk, 3))
     return sizes, [ratio ** s for s in range(n - 1, -1, -1)]
@@ -208,7 +208,8 @@ def map_estimate(y: np.ndarray, ksize, *, lam: float = 4e-3, lam_dark: float = 0
                  grad_keep: float = 0.0, use_mask: bool = True, border: int = 3,
                  min_mass: float = 0.1, scale_threshold: bool = True, iter_threshold: float = 0.0,
                  refine: int = 0, refine_gamma: float = 1.0, refine_lam: float = 3000.0,
-                 refine_threshold: float = 0.05,
+                 refine_threshold: float = 0.05, refine_domain: str = "gradient",
+                 final_iterations: int | None = None,
                  callback=None, progress: bool = False):
     """Coarse-to-fine MAP estimate of the kernel of a grey image ``y`` (NumPy, (H, W)).
 
@@ -229,7 +230,7 @@ def map_estimate(y: np.ndarray, ksize, *, lam: float = 4e-3, lam_dark: float = 0
     for s in it:
         ks = sizes[s]
         sc = scales[s]
-        hs, ws = max(int(round(H * sc)), ks + 2), max(int(round(W * sc)), ks + 2)
+        hs, ws = max(round(H * sc), ks + 2), max(round(W * sc), ks + 2)
         ys = C.resize_image(y, (hs, ws))
         if k is None:
             k = _init_kernel(ks)
@@ -241,7 +242,7 @@ def map_estimate(y: np.ndarray, ksize, *, lam: float = 4e-3, lam_dark: float = 0
         mask = np.zeros(shape)
         vm = C.resize_image(valid_full.astype(float), (hs, ws)) > 0.99
         mask[: hs - 1, : ws - 1] = vm[: hs - 1, : ws - 1]
-        bs = int(math.ceil(border * sc))  # captures often have a bad first/last row or column
+        bs = math.ceil(border * sc)  # captures often have a bad first/last row or column
         if bs > 0:
             mask[:bs, :] = 0
             mask[:, :bs] = 0
@@ -250,7 +251,10 @@ def map_estimate(y: np.ndarray, ksize, *, lam: float = 4e-3, lam_dark: float = 0
         Bx, By = C.dx(yp), C.dy(yp)
         threshold = None
         energies = []
-        for _ in range(inner_iterations):
+        n_inner = inner_iterations
+        if final_iterations is not None and s == len(sizes) - 1:
+            n_inner = int(final_iterations)
+        for _ in range(n_inner):
             K = C.psf2otf(k, shape)
             S = l0_latent(yp, K, lam_s, lam_dark=lamd_s)
             Sx, Sy, threshold = _select_gradients(S, ks, threshold, grad_keep)
@@ -271,15 +275,20 @@ def map_estimate(y: np.ndarray, ksize, *, lam: float = 4e-3, lam_dark: float = 0
             k = C.clean_kernel(k, rel_threshold=rel_threshold, min_mass=min_mass)
         k = C.center_kernel(k)
         info.append({"scale": float(sc), "size": int(ks), "image_shape": (hs, ws),
-                     "iterations": inner_iterations, "energies": energies})
+                     "iterations": n_inner, "energies": energies})
     for _ in range(int(refine)):
         # Xu & Jia-style refinement: latent from the (less sparse) hyper-Laplacian solver
         from ..solvers import hqs
 
         xr = np.asarray(hqs(y, k, prior="hyper_laplacian", alpha=0.8, lam=refine_lam, boundary="auto"))
         S = C.wrap_pad(xr, shape)
-        k_new = estimate_psf_lsq(Bx, By, C.dx(S), C.dy(S), k.shape, gamma=refine_gamma,
-                                 mask=mask if use_mask else None, k0=k)
+        if refine_domain == "intensity":
+            z0 = np.zeros_like(S)
+            k_new = estimate_psf_lsq(yp - yp.mean(), z0, S - S.mean(), z0, k.shape, gamma=refine_gamma,
+                                     mask=mask if use_mask else None, k0=k)
+        else:
+            k_new = estimate_psf_lsq(Bx, By, C.dx(S), C.dy(S), k.shape, gamma=refine_gamma,
+                                     mask=mask if use_mask else None, k0=k)
         k = C.center_kernel(C.clean_kernel(k_new, rel_threshold=refine_threshold, min_mass=min_mass))
     # share of the gradient energy of y explained at the finest level
     Kn = C.psf2otf(k, shape)

@@ -37,8 +37,14 @@ from scipy import special
 from .. import backend as B
 from . import _common as C
 
-__all__ = ["periodic_component", "estimate_motion", "estimate_defocus", "estimate_gaussian",
-           "estimate_motion_defocus", "log_spectrum"]
+__all__ = [
+    "estimate_defocus",
+    "estimate_gaussian",
+    "estimate_motion",
+    "estimate_motion_defocus",
+    "log_spectrum",
+    "periodic_component",
+]
 
 _EPS = 1e-3  # noise-to-signal floor of the motion model
 _EPS_DEFOCUS = 1e-2  # and of the defocus model (its rings are weaker)
@@ -166,7 +172,7 @@ def estimate_motion(y, *, max_length: float | None = None) -> dict:
     """
     logP, fy, fx, floor = log_spectrum(y)
     H, W = logP.shape
-    sel, rho, rbin, prof, rmax = _band(logP, fy, fx, floor)
+    sel, _rho, rbin, prof, _rmax = _band(logP, fy, fx, floor)
     R = logP - prof[rbin]
     n = max(H, W)
     coarse = np.arange(0.0, 180.0, 1.0)
@@ -221,7 +227,7 @@ def estimate_motion(y, *, max_length: float | None = None) -> dict:
 def _radial_profile(y, rmin=2.0, margin=0.5):
     logP, fy, fx, floor = log_spectrum(y)
     H, W = logP.shape
-    sel, rho, rbin, prof, rmax = _band(logP, fy, fx, floor, rmin=rmin, margin=margin)
+    sel, rho, _rbin, _prof, _rmax = _band(logP, fy, fx, floor, rmin=rmin, margin=margin)
     n = max(H, W)
     # half-bin radial profile
     rb = np.round(rho[sel] * 2 * n).astype(int)
@@ -289,7 +295,7 @@ def estimate_motion_defocus(y, *, tol: float = 0.02, max_length: float | None = 
     mot = estimate_motion(y, max_length=max_length)
     logP, fy, fx, floor = log_spectrum(y)
     H, W = logP.shape
-    sel, rho, rbin, prof, rmax = _band(logP, fy, fx, floor)
+    sel, rho, _rbin, _prof, _rmax = _band(logP, fy, fx, floor)
     a = np.deg2rad(mot["angle"])
     t = (fx * np.cos(a) - fy * np.sin(a))[sel]
     rv = rho[sel]
