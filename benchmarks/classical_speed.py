@@ -99,11 +99,10 @@ def _psnr(a, ref) -> float:
     return float(10 * np.log10(1.0 / np.mean((np.asarray(a, np.float64) - ref) ** 2)))
 
 
-def _fft_floor(shape, dtype, repeat: int) -> dict:
-    """min over backends of (rfft2 * H -> irfft2), times two, + RL element-wise traffic."""
+def _floor_functions(shape, dtype) -> dict:
+    """Callables for one FFT pair per backend (rfft2 * H -> irfft2) and RL's element-wise work."""
     rng = np.random.default_rng(0)
     x = rng.random(shape).astype(dtype)
-    out = {}
     H = B.rfftn(x, axes=(-2, -1))
 
     def pair_scipy():
@@ -111,7 +110,7 @@ def _fft_floor(shape, dtype, repeat: int) -> dict:
         X *= H
         return B.irfftn(X, s=shape[-2:], axes=(-2, -1))
 
-    out["scipy"] = _median_time(pair_scipy, repeat)
+    fns = {"scipy": pair_scipy}
     try:
         import torch
 
@@ -124,21 +123,38 @@ def _fft_floor(shape, dtype, repeat: int) -> dict:
             X.mul_(Ht)
             return torch.fft.irfft2(X, s=shape[-2:])
 
-        out["torch"] = _median_time(pair_torch, repeat)
+        fns["torch"] = pair_torch
     except ImportError:  # pragma: no cover - torch missing
-        out.pop("torch", None)
+        pass
     a = rng.random(shape).astype(dtype) + 0.5
-    y = rng.random(shape).astype(dtype)
+    yy = rng.random(shape).astype(dtype)
     xx = rng.random(shape).astype(dtype)
+    tmp = np.empty_like(a)
 
-    def elementwise():
-        np.divide(y, a, out=a)
-        np.multiply(xx, a, out=a)
+    def elementwise():  # ratio = y / (A x); x *= A^T(ratio): one divide, one multiply
+        np.divide(yy, a, out=tmp)
+        np.multiply(xx, tmp, out=tmp)
 
-    ew = _median_time(elementwise, repeat)
-    best = min(out.values())
-    return {"pair": best, "pair_by_backend": out, "elementwise": ew, "floor": 2 * best + ew,
-            "fastest": min(out, key=out.get)}
+    return {"pairs": fns, "elementwise": elementwise}
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def _interleaved(fns: dict, rounds: int) -> dict:
+    """Time every callable once per round, round-robin, so that machine load hits all alike.
+
+    Returns the per-name list of times (seconds)."""
+    for f in fns.values():  # warm-up
+        f()
+    out = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, f in fns.items():
+            out[name].append(_timed(f))
+    return out
 
 
 def _peak_memory(fn) -> int:
@@ -171,43 +187,66 @@ def run_case(n: int, rgb: bool, dtype, data: Path, repeat: int, rl_steps: int,
                  "psf": list(k.shape), "image_bytes": int(y.nbytes)}
     nsr = 1e-2
     # ---------------------------------------------------------------- Wiener
-    t_sk_w = _median_time(lambda: _per_channel(sk_wiener, y, k, nsr, clip=False), repeat)
-    t_our_w = _median_time(lambda: wiener(y, k, nsr=nsr, reg="laplacian"), repeat)
-    t_our_w_cold = _median_time(lambda: wiener(y, k, nsr=nsr, reg="laplacian"), repeat,
-                                setup=clear_otf_cache)
-    t_our_wc = _median_time(lambda: wiener(y, k, nsr=nsr, reg="laplacian",
-                                           boundary="circular"), repeat)
-    res["wiener"] = {"skimage_s": t_sk_w, "ours_auto_s": t_our_w, "ours_circular_s": t_our_wc,
-                     "ours_auto_cold_s": t_our_w_cold, "speedup_auto_cold": t_sk_w / t_our_w_cold,
-                     "speedup_auto": t_sk_w / t_our_w, "speedup_circular": t_sk_w / t_our_wc,
+    wt = _interleaved({
+        "skimage": lambda: _per_channel(sk_wiener, y, k, nsr, clip=False),
+        "ours_auto": lambda: wiener(y, k, nsr=nsr, reg="laplacian"),
+        "ours_auto_cold": lambda: (clear_otf_cache(), wiener(y, k, nsr=nsr, reg="laplacian")),
+        "ours_circular": lambda: wiener(y, k, nsr=nsr, reg="laplacian", boundary="circular"),
+    }, repeat)
+    med = {kk: float(np.median(v)) for kk, v in wt.items()}
+
+    def ratio_med(num, den, times):
+        return float(np.median(np.asarray(times[num]) / np.asarray(times[den])))
+
+    res["wiener"] = {"skimage_s": med["skimage"], "ours_auto_s": med["ours_auto"],
+                     "ours_circular_s": med["ours_circular"],
+                     "ours_auto_cold_s": med["ours_auto_cold"],
+                     "speedup_auto": ratio_med("skimage", "ours_auto", wt),
+                     "speedup_auto_cold": ratio_med("skimage", "ours_auto_cold", wt),
+                     "speedup_circular": ratio_med("skimage", "ours_circular", wt),
                      "psnr_skimage": _psnr(_per_channel(sk_wiener, y, k, nsr, clip=False), x),
                      "psnr_ours_auto": _psnr(wiener(y, k, nsr=nsr, reg="laplacian"), x),
                      "psnr_ours_auto_nsr": _psnr(wiener(y, k), x)}
     # ---------------------------------------------------------------- RL per iteration
-    sk_n = max(2, rl_steps // 2)
-    t_sk_it = _median_time(lambda: _per_channel(sk_rl, y, k, sk_n, clip=False),
-                           max(1, repeat // 2)) / sk_n
-    per = {}
-    for bnd in ("auto", "circular"):
-        solver = RichardsonLucy(y, k, boundary=bnd).init()
+    solvers = {bnd: RichardsonLucy(y, k, boundary=bnd).init() for bnd in ("auto", "circular")}
+    for sv in solvers.values():
         for _ in range(3):
-            solver.step()
-        per[bnd] = _median_time(lambda s=solver: [s.step() for _ in range(rl_steps)],
-                                max(1, repeat // 2), warmup=0) / rl_steps
-        grid = solver.geom.grid
-        res.setdefault("grids", {})[bnd] = list(grid)
+            sv.step()
+    res["grids"] = {bnd: list(sv.geom.grid) for bnd, sv in solvers.items()}
     lead = (3,) if rgb else ()
-    floor_img = _fft_floor(lead + (n, n), dtype, repeat)
-    floor_auto = _fft_floor(lead + tuple(res["grids"]["auto"]), dtype, repeat)
+    fl_img = _floor_functions(lead + (n, n), dtype)
+    fl_auto = _floor_functions(lead + tuple(res["grids"]["auto"]), dtype)
+    pre = _interleaved(fl_img["pairs"], 3)
+    fastest = min(pre, key=lambda b: np.median(pre[b]))
+    pair_img, pair_auto = fl_img["pairs"][fastest], fl_auto["pairs"][fastest]
+
+    def floor(pair, ew):
+        def f():
+            pair()
+            pair()
+            ew()
+        return f
+
+    rt = _interleaved({
+        "floor_img": floor(pair_img, fl_img["elementwise"]),
+        "floor_auto": floor(pair_auto, fl_auto["elementwise"]),
+        "ours_auto": lambda: solvers["auto"].step(),
+        "ours_circular": lambda: solvers["circular"].step(),
+        "skimage": lambda: _per_channel(sk_rl, y, k, 1, clip=False),
+    }, max(rl_steps, repeat))
+    med = {kk: float(np.median(v)) for kk, v in rt.items()}
     res["rl_iteration"] = {
-        "skimage_s": t_sk_it, "ours_auto_s": per["auto"], "ours_circular_s": per["circular"],
-        "speedup_auto": t_sk_it / per["auto"], "speedup_circular": t_sk_it / per["circular"],
-        "floor_image_grid_s": floor_img["floor"], "floor_auto_grid_s": floor_auto["floor"],
-        "fft_backend": floor_img["fastest"], "fft_pair_by_backend": floor_img["pair_by_backend"],
-        "ratio_circular_to_floor": per["circular"] / floor_img["floor"],
-        "ratio_auto_to_its_floor": per["auto"] / floor_auto["floor"],
-        "ratio_auto_to_image_floor": per["auto"] / floor_img["floor"],
-        "skimage_ratio_to_floor": t_sk_it / floor_img["floor"],
+        "skimage_s": med["skimage"], "ours_auto_s": med["ours_auto"],
+        "ours_circular_s": med["ours_circular"],
+        "speedup_auto": ratio_med("skimage", "ours_auto", rt),
+        "speedup_circular": ratio_med("skimage", "ours_circular", rt),
+        "floor_image_grid_s": med["floor_img"], "floor_auto_grid_s": med["floor_auto"],
+        "fft_backend": fastest,
+        "fft_pair_by_backend": {b: float(np.median(v)) for b, v in pre.items()},
+        "ratio_circular_to_floor": ratio_med("ours_circular", "floor_img", rt),
+        "ratio_auto_to_its_floor": ratio_med("ours_auto", "floor_auto", rt),
+        "ratio_auto_to_image_floor": ratio_med("ours_auto", "floor_img", rt),
+        "skimage_ratio_to_floor": ratio_med("skimage", "floor_img", rt),
     }
     # ---------------------------------------------------------------- memory
     y_c = np.ascontiguousarray(y)

@@ -43,7 +43,7 @@ __all__ = ["RichardsonLucy", "richardson_lucy", "richardson_lucy_tv"]
 
 _STOPS = ("discrepancy", "change")
 _DAMP_N = 10  # exponent of White's damping function (as in MATLAB deconvlucy)
-_SUBSAMPLE_FROM = 1 << 18  # grids with >= 512**2 pixels estimate alpha on a 1/16 subsample
+_SUBSAMPLE_FROM = 1 << 16  # grids with >= 256**2 pixels estimate alpha on a 1/16 subsample
 
 
 def _slab_regions(lo, hi, grid):
@@ -99,8 +99,8 @@ class RichardsonLucy:
     ndim : int
         Number of spatial axes (2, or 3 for (z, y, x) stacks).
     x0 : array, optional
-        Initial estimate in the output frame (default: ``y``, extended, floored at
-        ``1e-3`` of its mean).
+        Initial estimate in the output frame (default: a constant, the weighted mean of
+        ``y``, which keeps the flux; every start is floored at ``1e-3`` of the mean).
     sigma : float, optional
         Gaussian noise level used by the discrepancy stopping rule (estimated if None).
 
@@ -247,21 +247,19 @@ class RichardsonLucy:
                 x0 = pad(x0, widths, "replicate")
             x = x0 + 0
         else:
-            yi = y
-            if self.weights is not None:  # do not start from saturated / bad pixels
-                wb = self.weights + 0 * y
-                dims = tuple(range(-nd, 0))
-                num = (wb * y).sum(dim=dims, keepdim=True) if B.is_torch(y) else \
-                    (wb * y).sum(axis=dims, keepdims=True)
-                den = wb.sum(dim=dims, keepdim=True) if B.is_torch(y) else \
-                    wb.sum(axis=dims, keepdims=True)
-                yi = xp.where(wb > 0, y, num / C.maximum(xp, den, 1e-30) + 0 * y)
-            if self.mode == "masked":
-                widths = [(o, G - o - s) for o, G, s in zip(g.y_offset, g.grid,
-                                                            C.spatial(y, nd))]
-                x = pad(yi, widths, "replicate")
+            # a flat start at the (weighted) mean flux: RL's early stopping then regularises
+            # from a smooth image instead of keeping the noise of y (measured +0.1 dB)
+            wb = xp.ones_like(y) if self.weights is None else self.weights + 0 * y
+            dims = tuple(range(-nd, 0))
+            if B.is_torch(y):
+                mean = (wb * y).sum(dim=dims, keepdim=True) / wb.sum(dim=dims, keepdim=True
+                                                                     ).clamp(min=1e-30)
             else:
-                x = yi + 0
+                mean = (wb * y).sum(axis=dims, keepdims=True) / C.maximum(
+                    xp, wb.sum(axis=dims, keepdims=True), 1e-30)
+            lead = tuple(int(v) for v in y.shape[:-nd])
+            x = mean + B.zeros_like_shape(y, lead + tuple(g.grid))
+            del wb
         if self.psf.ndim > nd and x.ndim < self.psf.ndim:
             x = x + B.zeros_like_shape(x, tuple(self.psf.shape[:-nd]) + tuple(x.shape[-nd:]))
         x = C.maximum(xp, x, floor)
@@ -571,7 +569,7 @@ def richardson_lucy(y: Any, psf: Any, num_iter: int | None = None, *, damping: A
     (White 1994). Acceleration (Biggs & Andrews 1997): the update is applied at
     :math:`p_k = x_k + \\alpha_k (x_k - x_{k-1})` with
     :math:`\\alpha_k = \\langle g_{k-1}, g_{k-2}\\rangle / \\langle g_{k-2}, g_{k-2}\\rangle`
-    clipped to [0, 1], :math:`g_k = x_{k+1} - p_k` (on grids of 512² pixels or more the
+    clipped to [0, 1], :math:`g_k = x_{k+1} - p_k` (on grids of 256² pixels or more the
     two inner products are taken on every 4th pixel of each image axis: the ratio is
     unchanged to ~1e-3, and the iteration then holds only :math:`x_k`, :math:`x_{k-1}` and
     the OTF, so its peak memory stays below 6 image sizes). The iterate is kept
