@@ -260,5 +260,5 @@ def estimate_kernel(y, *, size=None, method: str = "map", prior: str = "l0", mod
                             size=tuple(int(v) for v in ksize), size_auto=auto, scales=scales,
                             confidence=float(conf), time_s=time.perf_counter() - t0,
                             params=params, restored=restored)
-    out = k if B.is_numpy(y) else B.asarray_like(k, y if B.float_dtype(y) else None)
+    out = k if B.is_numpy(y) else B.asarray_like(k, y, dtype=B.float_dtype(y))
     return out, report

@@ -209,7 +209,7 @@ def map_estimate(y: np.ndarray, ksize, *, lam: float = 4e-3, lam_dark: float = 0
                  min_mass: float = 0.1, scale_threshold: bool = True, iter_threshold: float = 0.0,
                  refine: int = 0, refine_gamma: float = 1.0, refine_lam: float = 3000.0,
                  refine_threshold: float = 0.05, refine_domain: str = "gradient",
-                 final_iterations: int | None = None,
+                 final_iterations: int | None = None, lam_floor: float = 1e-4,
                  callback=None, progress: bool = False):
     """Coarse-to-fine MAP estimate of the kernel of a grey image ``y`` (NumPy, (H, W)).
 
@@ -266,7 +266,7 @@ def map_estimate(y: np.ndarray, ksize, *, lam: float = 4e-3, lam_dark: float = 0
             Kn = C.psf2otf(k, shape)
             res = mask * (C.irfft2(Kn * C.rfft2(S), shape) - yp)
             energies.append(float((res * res).sum() / max(mask.sum(), 1)))
-            lam_s = max(lam_s / 1.1, 1e-4)
+            lam_s = max(lam_s / 1.1, lam_floor)
             if lamd_s:
                 lamd_s = max(lamd_s / 1.1, 1e-4)
             if callback is not None:
