@@ -126,6 +126,27 @@ def training_curves(runs: list[Path], png: Path) -> dict:
     return {k: {"final_loss_avg": float(np.mean(v["loss"][-25:])), "val": v["val"]} for k, v in data.items()}
 
 
+def merge_reports(report: dict, files: list[Path]) -> None:
+    """Add the methods of earlier runs (same protocol) that this run did not compute."""
+    for f in files:
+        if not f.exists():
+            print(f"--merge: {f} does not exist; skipped", file=sys.stderr)
+            continue
+        prev = json.loads(f.read_text())
+        for s, old in prev.get("bsd68", {}).items():
+            cur = report.setdefault("bsd68", {}).setdefault(s, {"summary": {}, "rows": []})
+            new = [m for m in old["summary"] if m not in cur["summary"]]
+            cur["summary"] = {**{m: old["summary"][m] for m in new}, **cur["summary"]}
+            cur["rows"] = [r for r in old["rows"] if r["method"] in new] + cur["rows"]
+        if "levin" in prev:
+            cur = report.setdefault("levin", {"summary": {}, "rows": []})
+            new = [m for m in prev["levin"]["summary"] if m not in cur["summary"]]
+            cur["summary"] = {**{m: prev["levin"]["summary"][m] for m in new}, **cur["summary"]}
+            cur["rows"] = [r for r in prev["levin"]["rows"] if r["method"] in new] + cur["rows"]
+        if "speed_512" in prev and "speed_512" not in report:
+            report["speed_512"] = prev["speed_512"]
+
+
 def _table(summary: dict, title: str) -> str:
     lines = [f"### {title}", "", "| method | mean PSNR | mean SSIM | time/img [s] | n |", "|---|---|---|---|---|"]
     for m, d in summary.items():
@@ -148,11 +169,11 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", default="runs/unrolled_hqs_gray,runs/deep_wiener_gray,runs/unrolled_rl_gray")
     ap.add_argument("--threads", type=int, default=1, help="torch threads for the quality runs")
     ap.add_argument("--merge", default=None,
-                    help="JSON of an earlier run of this script (same protocol) whose methods are "
-                         "added to the tables (e.g. classical methods run separately)")
+                    help="comma-separated JSONs of earlier runs of this script (same protocol) whose "
+                         "methods are added to the tables (read at the end of this run)")
     ap.add_argument("--no-progress", dest="progress", action="store_false")
     args = ap.parse_args(argv)
-    prev = json.loads(Path(args.merge).read_text()) if args.merge else {}
+
     import torch
 
     torch.set_num_threads(args.threads)
@@ -179,39 +200,31 @@ def main(argv=None) -> int:
             res = run_nonblind(data / "bsd68", kernels, methods=methods, noise=s, boundary="valid",
                                seed=1, pairing="cycle", gray=True, limit=args.limit, tuning="none",
                                progress=args.progress)
-            summ = res.summary()
-            rows = res.rows
-            old = prev.get("bsd68", {}).get(str(s))
-            if old:
-                summ = {**{m: d for m, d in old["summary"].items() if m not in summ}, **summ}
-                rows = [r for r in old["rows"] if r["method"] not in res.summary()] + rows
-            report["bsd68"][str(s)] = {"summary": summ, "rows": rows}
-            title = f"BSD68 gray, unseen bank kernels ({args.banks}), valid blur, sigma={s}"
-            md += [_table(summ, title), ""]
-            print(_table(summ, title), flush=True)
-            if s == 0.01 and "unrolled-hqs" in summ:
-                cl = {m: d for m, d in summ.items() if m in CLASSICAL}
-                if cl:
-                    best = max(cl, key=lambda m: cl[m]["mean_psnr"])
-                    gain = summ["unrolled-hqs"]["mean_psnr"] - cl[best]["mean_psnr"]
-                    targets["bsd68_gain_over_best_classical_sigma_0.01"] = {
-                        "best_classical": best, "gain_db": gain, "target_db": TARGET_GAIN,
-                        "met": gain >= TARGET_GAIN}
+            report["bsd68"][str(s)] = {"summary": res.summary(), "rows": res.rows}
+            print(_table(res.summary(), f"BSD68 sigma={s}"), flush=True)
     if not args.skip_levin and (data / "levin2009" / "manifest.json").exists():
         from levin_nonblind import load_cases
 
         cases = load_cases(data)
         res = evaluate_cases(cases, methods, boundary=None, aligned=True, border=15, tuning="none",
                              progress=args.progress, config={"benchmark": "levin2009 true kernels"})
-        summ = res.summary()
-        rows = res.rows
-        if prev.get("levin"):
-            summ = {**{m: d for m, d in prev["levin"]["summary"].items() if m not in summ}, **summ}
-            rows = [r for r in prev["levin"]["rows"] if r["method"] not in res.summary()] + rows
-        report["levin"] = {"summary": summ, "rows": rows}
-        title = "Levin 2009, 32 real captures, true kernels, aligned ±5 px, 15 px border"
-        md += [_table(summ, title), ""]
-        print(_table(summ, title), flush=True)
+        report["levin"] = {"summary": res.summary(), "rows": res.rows}
+        print(_table(res.summary(), "Levin"), flush=True)
+    merge_reports(report, [Path(p) for p in (args.merge or "").split(",") if p])
+    for s, sec in report.get("bsd68", {}).items():
+        summ = sec["summary"]
+        md += [_table(summ, f"BSD68 gray, unseen bank kernels ({args.banks}), valid blur, sigma={s}"), ""]
+        if float(s) == 0.01 and "unrolled-hqs" in summ:
+            cl = {m: d for m, d in summ.items() if m in CLASSICAL}
+            if cl:
+                best = max(cl, key=lambda m: cl[m]["mean_psnr"])
+                gain = summ["unrolled-hqs"]["mean_psnr"] - cl[best]["mean_psnr"]
+                targets["bsd68_gain_over_best_classical_sigma_0.01"] = {
+                    "best_classical": best, "gain_db": gain, "target_db": TARGET_GAIN,
+                    "met": gain >= TARGET_GAIN}
+    if "levin" in report:
+        summ = report["levin"]["summary"]
+        md += [_table(summ, "Levin 2009, 32 real captures, true kernels, aligned ±5 px, 15 px border"), ""]
         if "unrolled-hqs" in summ:
             v = summ["unrolled-hqs"]["mean_psnr"]
             targets["levin_unrolled_hqs_aligned_psnr"] = {"psnr": v, "target": TARGET_LEVIN,
