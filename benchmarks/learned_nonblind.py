@@ -56,29 +56,41 @@ def default_methods() -> list[str]:
 
 
 def time_inference(size: int = 512, ksize: int = 25, repeats: int = 3) -> dict:
-    """Seconds for one ``size``² gray image through UnrolledHQS on the CPU (1 thread, default)."""
+    """Seconds for one ``size``² gray image on the CPU, side by side in this run.
+
+    UnrolledHQS (shipped weights, 1 thread and all cores) and, for scale, the classical
+    ``hqs_hl`` it starts from and ``wiener`` (scipy.fft with ``HYBRID_DEBLUR_FFT_WORKERS``).
+    """
     import torch
 
     from hybrid_deblur.learned.inference import get_model, restore_with
     from hybrid_deblur.psf import trajectory_motion
+    from hybrid_deblur.solvers import hqs_hl, wiener
 
     model = get_model("unrolled-hqs")
     y = np.random.default_rng(0).random((size, size)).astype(np.float32)
     k = trajectory_motion(size=ksize, seed=3)
-    out = {}
-    default = torch.get_num_threads()
-    for threads in sorted({1, default}):
-        torch.set_num_threads(threads)
-        restore_with(model, y, k, sigma=0.01)  # warm-up (allocations, OTF cache)
+
+    def clock(fn):
+        fn()  # warm-up (allocations, OTF cache)
         ts = []
         for _ in range(repeats):
             t0 = time.perf_counter()
-            restore_with(model, y, k, sigma=0.01)
+            fn()
             ts.append(time.perf_counter() - t0)
-        out[f"threads_{threads}"] = {"median_s": float(np.median(ts)), "min_s": float(min(ts)),
-                                     "s_per_megapixel": float(np.median(ts)) / (size * size / 1e6)}
+        return {"median_s": float(np.median(ts)), "min_s": float(min(ts)),
+                "s_per_megapixel": float(np.median(ts)) / (size * size / 1e6)}
+
+    out = {}
+    default = torch.get_num_threads()
+    for threads in sorted({1, os.cpu_count() or 1}):
+        torch.set_num_threads(threads)
+        out[f"threads_{threads}"] = clock(lambda: restore_with(model, y, k, sigma=0.01))
     torch.set_num_threads(default)
+    out["classical_hqs_hl"] = clock(lambda: hqs_hl(y, k, sigma=0.01))
+    out["classical_wiener"] = clock(lambda: wiener(y, k, sigma=0.01))
     out["cpu_count"] = os.cpu_count()
+    out["fft_workers"] = os.environ.get("HYBRID_DEBLUR_FFT_WORKERS", "all cores")
     out["load_average"] = list(os.getloadavg())
     return out
 
@@ -229,16 +241,20 @@ def main(argv=None) -> int:
             v = summ["unrolled-hqs"]["mean_psnr"]
             targets["levin_unrolled_hqs_aligned_psnr"] = {"psnr": v, "target": TARGET_LEVIN,
                                                           "met": v >= TARGET_LEVIN}
-    if "unrolled-hqs" in methods and not args.skip_speed:
+    if not args.skip_speed:
         sp = time_inference()
         report["speed_512"] = sp
         best = min(v["median_s"] for k, v in sp.items() if k.startswith("threads_"))
         targets["cpu_inference_512"] = {"seconds": best, "target": TARGET_TIME, "met": best < TARGET_TIME,
                                         "detail": {k: v for k, v in sp.items()}}
         md += ["### CPU inference, UnrolledHQS, 512 x 512, 25 x 25 kernel", "",
-               "| threads | median [s] | s / megapixel |", "|---|---|---|"]
-        md += [f"| {k.split('_')[1]} | {v['median_s']:.3f} | {v['s_per_megapixel']:.3f} |"
+               "| method | median [s] | s / megapixel |", "|---|---|---|"]
+        md += [f"| UnrolledHQS, {k.split('_')[1]} thread(s) | {v['median_s']:.3f} | {v['s_per_megapixel']:.3f} |"
                for k, v in sp.items() if k.startswith("threads_")]
+        md += [f"| {k.replace('classical_', '')} (classical, same run) | {v['median_s']:.3f} | "
+               f"{v['s_per_megapixel']:.3f} |" for k, v in sp.items() if k.startswith("classical_")]
+        md += [f"(load average during the run: {', '.join(f'{v:.1f}' for v in sp['load_average'])} "
+               f"on {sp['cpu_count']} cores)"]
         md.append("")
     try:
         curves = training_curves([Path(r) for r in args.runs.split(",") if r],
