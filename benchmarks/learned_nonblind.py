@@ -119,13 +119,13 @@ def training_curves(runs: list[Path], png: Path) -> dict:
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
     for name, d in data.items():
         loss = np.asarray(d["loss"])
-        w = max(1, min(25, len(loss) // 10))
+        w = max(1, min(100, len(loss) // 8))
         sm = np.convolve(loss, np.ones(w) / w, mode="valid")
         ax[0].plot(d["steps"][w - 1:], sm, label=name)
         if d["val"]:
             ax[1].plot([v["step"] for v in d["val"]], [v["psnr"] for v in d["val"]], "o-", label=name)
     ax[0].set(xlabel="step", ylabel="L1 loss (moving avg)", yscale="log", title="training loss")
-    ax[1].set(xlabel="step", ylabel="PSNR [dB]", title="validation PSNR (held-out crops, EMA)")
+    ax[1].set(xlabel="step", ylabel="PSNR [dB]", title="validation PSNR (EMA; each run its own held-out set)")
     for a in ax:
         a.legend(fontsize=8)
         a.grid(alpha=0.3)
