@@ -3,7 +3,7 @@
 One harness serves the CLI (``hybrid-deblur bench nonblind``), the scripts in
 ``benchmarks/`` (Levin 2009 real captures, BSD68 synthetic) and notebooks. A
 *case* is one observation ``y`` with its kernel and sharp reference; a *method*
-is any registered restoration function (:mod:`hybrid_deblur.pipeline.methods`:
+is any registered restoration function (:mod:`hybrid_deblur.analysis.registry`:
 ``wiener``, ``tikhonov``, ``rl``, ``hqs-hl``, learned models, ...) or one of the
 scikit-image baselines kept here (``skimage-wiener``, ``skimage-rl``,
 ``skimage-unsupervised-wiener``) plus ``blurred`` (the observation itself).
@@ -230,7 +230,7 @@ def synthesize_cases(images, kernels, *, noise: Any = 0.01, boundary: str = "val
 
 def known_methods() -> list[str]:
     """Every method name the harness accepts (registry + baselines)."""
-    from ..pipeline.methods import METHODS
+    from .registry import METHODS
 
     return sorted(set(METHODS) | set(BASELINES))
 
@@ -240,7 +240,7 @@ def resolve_methods(methods: Any) -> dict[str, Callable]:
 
     Raises ``ValueError`` naming the unknown method and listing the known ones.
     """
-    from ..pipeline.methods import METHODS, get_method
+    from .registry import METHODS, get_method
 
     if isinstance(methods, dict):
         return {str(k): v for k, v in methods.items()}
