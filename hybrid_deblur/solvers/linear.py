@@ -128,7 +128,8 @@ def wiener(y: Any, psf: Any, *, nsr: Any = None, reg: str = "identity", noise_po
         returned estimate is the whole scene (larger by ``k - 1``).
     sigma : float or array, optional
         Noise standard deviation (per channel); estimated by :func:`estimate_noise` if None
-        (estimates below ``NOISE_FLOOR`` = 0.005 are raised to it: model error on real photos).
+        (estimates below ``WIENER_NOISE_FLOOR`` = 0.01 are raised to it: model error on real
+        photos, which a linear filter cannot suppress adaptively).
     ndim : int
         Number of spatial axes (2, or 3 for (z, y, x) stacks).
     return_info : bool
@@ -217,7 +218,7 @@ def wiener(y: Any, psf: Any, *, nsr: Any = None, reg: str = "identity", noise_po
         info["nsr"] = float(nsr) if np.ndim(nsr) == 0 else "array"
     else:
         if sigma is None:
-            sigma = np.maximum(estimate_noise(y, ndim=nd), C.NOISE_FLOOR)
+            sigma = np.maximum(estimate_noise(y, ndim=nd), C.WIENER_NOISE_FLOOR)
         sig = np.asarray(sigma, dtype=np.float64)
         if np.any(~np.isfinite(sig)) or np.any(sig < 0):
             raise ValueError(f"sigma must be finite and >= 0, got {sigma!r}")
