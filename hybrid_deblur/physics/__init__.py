@@ -17,3 +17,5 @@ from .noise import add_gaussian, add_poisson, add_poisson_gaussian, quantize, sa
 
 __all__ = ["Blur", "convolve", "BOUNDARIES", "degrade", "crop_valid", "encode_gamma", "noise",
            "add_gaussian", "add_poisson", "add_poisson_gaussian", "quantize", "saturate"]
+from .space_varying import SpaceVaryingBlur  # noqa: E402  (issue 11: non-uniform blur)
+__all__ += ["SpaceVaryingBlur"]
