@@ -58,7 +58,7 @@ def test_roundtrip_png(tmp_path, bits, tol):
     np.testing.assert_allclose(out, k, atol=2 * tol * k.max())
 
 
-def test_png_rgb_kernel_is_averaged(tmp_path):
+def test_png_grey_stored_as_rgb_is_read_as_grey(tmp_path):
     import imageio.v3 as iio
 
     k = (disk(3.0) / disk(3.0).max() * 255).round().astype(np.uint8)

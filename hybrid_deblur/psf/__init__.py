@@ -2,6 +2,7 @@
 
 Convention (DESIGN §1): non-negative, sums to 1, centre at pixel ``k // 2``.
 
+- size limit: :data:`MAX_KERNEL_SIZE` px per side for every generator
 - shapes: :func:`gaussian`, :func:`disk`, :func:`linear_motion`, :func:`combine`
 - camera shake: :func:`trajectory_motion`, :func:`random_trajectory`
 - utilities: :func:`normalize`, :func:`centroid`, :func:`center_psf`, :func:`crop_psf`,
@@ -15,6 +16,7 @@ Convention (DESIGN §1): non-negative, sums to 1, centre at pixel ``k // 2``.
 """
 
 from . import bank, measured, optics, zernike  # zernike: the module (known optics, issue 4)
+from ._validate import MAX_KERNEL_SIZE
 from .fileio import load_psf, save_psf
 from .ops import center_psf, centroid, crop_psf, crop_to_energy, energy_radius, normalize, pad_psf
 from .optics import (
@@ -31,6 +33,7 @@ from .shapes import combine, disk, gaussian, linear_motion
 from .trajectory import random_trajectory, trajectory_motion
 
 __all__ = [
+    "MAX_KERNEL_SIZE",
     "airy",
     "bank",
     "center_psf",

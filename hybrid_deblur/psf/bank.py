@@ -288,6 +288,10 @@ def load(name_or_path: str | os.PathLike, *, verify: bool = True,
     >>> len(ks), min(ks.sizes)[0], max(ks.sizes)[0]
     (48, 9, 41)
     """
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise TypeError(f"name_or_path must be a bank name ({', '.join(available()) or 'none built'})"
+                        f" or a path (str or path-like), got {name_or_path!r} "
+                        f"({type(name_or_path).__name__})")
     if isinstance(name_or_path, str) and name_or_path in _GENERATORS | dict.fromkeys(available()):
         folder = bank_dir()
         entry = _manifest(folder).get("banks", {}).get(name_or_path)

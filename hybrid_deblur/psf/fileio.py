@@ -100,19 +100,30 @@ def _read_mat(path: Path, key: str | None) -> np.ndarray:
     return _pick(data, key, path)
 
 
-def _read_image(path: Path) -> np.ndarray:
+def _read_image(path: Path, colour: str) -> np.ndarray:
     import imageio.v3 as iio
 
     a = np.asarray(iio.imread(path, plugin="pillow"))
-    if a.ndim == 3:  # grey stored as RGB(A): average the colour channels, drop alpha
-        a = a[..., :3].astype(np.float64).mean(axis=-1) if a.shape[-1] in (3, 4) else a
+    if a.ndim == 3 and a.shape[-1] in (2, 3, 4):
+        a = a[..., :-1] if a.shape[-1] in (2, 4) else a          # drop alpha
+        spread = float(np.ptp(a.astype(np.float64), axis=-1).max()) if a.shape[-1] > 1 else 0.0
+        if spread <= 1.0:            # grey stored as RGB (channels equal to one count)
+            a = a[..., 0] if spread == 0.0 else a.astype(np.float64).mean(axis=-1)
+        elif colour == "average":
+            a = a.astype(np.float64).mean(axis=-1)
+        else:
+            raise ValueError(
+                f"PSF file {str(path)!r} is a colour image (channels differ by up to "
+                f"{spread:g} counts); a PSF is one grey kernel. Convert it to grey, or pass "
+                "colour='average' to average the channels")
     if a.dtype.kind in "ui":
         a = a.astype(np.float64) / float(np.iinfo(a.dtype).max)
     return a
 
 
 def load_psf(path: str | os.PathLike, *, orientation: str = "conv", key: str | None = None,
-             normalize: bool = True) -> np.ndarray:
+             normalize: bool = True, colour: str = "refuse", negative: str = "refuse"
+             ) -> np.ndarray:
     """Load a PSF from ``.npy``, ``.npz``, ``.png``, ``.tif``/``.tiff`` or MATLAB ``.mat``.
 
     Parameters
@@ -127,8 +138,17 @@ def load_psf(path: str | os.PathLike, *, orientation: str = "conv", key: str | N
         ``f, psf, kernel, k, h, K, PSF, blur_kernel`` present, else the only 2-D
         numeric variable.
     normalize : bool
-        Clip negative values to 0 and scale to sum 1 (default). Set False to get
-        the stored values (PNG values still scaled to [0, 1]).
+        Scale to sum 1 (default), after clipping round-off negatives to 0. Set
+        False to get the stored values (PNG values still scaled to [0, 1]).
+    colour : {"refuse", "average"}
+        A colour image file (PNG) whose channels differ is refused by default: a
+        PSF is one grey kernel, and a photo given by mistake must not be used.
+        ``"average"`` averages the channels. Grey stored as RGB is always accepted.
+    negative : {"refuse", "clip"}
+        With ``normalize=True``, negative entries below ``-1e-3`` times the
+        maximum are refused by default (a PSF is non-negative; tiny negatives
+        from round-off or background subtraction are clipped silently).
+        ``"clip"`` clips any negative entry to 0.
 
     Returns
     -------
@@ -140,7 +160,8 @@ def load_psf(path: str | os.PathLike, *, orientation: str = "conv", key: str | N
         The file does not exist.
     ValueError
         Unsupported suffix, unreadable file, no PSF variable, a v7.3 file
-        without h5py, NaN/inf values or an all-zero kernel.
+        without h5py, NaN/inf values, an all-zero kernel, a colour image or
+        clearly negative entries (see ``colour`` and ``negative``).
 
     Examples
     --------
@@ -153,6 +174,12 @@ def load_psf(path: str | os.PathLike, *, orientation: str = "conv", key: str | N
     True
     """
     orientation = _check_orientation(orientation)
+    if colour not in ("refuse", "average"):
+        raise ValueError(f"colour must be 'refuse' or 'average', got {colour!r}")
+    if negative not in ("refuse", "clip"):
+        raise ValueError(f"negative must be 'refuse' or 'clip', got {negative!r}")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or path-like, got {path!r} ({type(path).__name__})")
     p = Path(path)
     suf = _suffix(p, "path")
     if not p.is_file():
@@ -172,7 +199,7 @@ def load_psf(path: str | os.PathLike, *, orientation: str = "conv", key: str | N
             if a.dtype.kind in "ui" and a.dtype.itemsize <= 2:
                 a = a.astype(np.float64)
         else:
-            a = _read_image(p)
+            a = _read_image(p, colour)
     except (KeyError, FileNotFoundError):
         raise
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, _MatReadError) as exc:
@@ -194,6 +221,11 @@ def load_psf(path: str | os.PathLike, *, orientation: str = "conv", key: str | N
         a = a[(slice(None, None, -1),) * a.ndim]
     a = np.ascontiguousarray(a)
     if normalize:
+        mn, mx = float(a.min()), float(a.max())
+        if negative == "refuse" and mn < -1e-3 * max(mx, 0.0):
+            raise ValueError(
+                f"PSF file {str(p)!r} has negative entries down to {mn:.3g} (max {mx:.3g}); a "
+                "PSF is non-negative. Fix the file, or pass negative='clip' to clip them to 0")
         a = np.clip(a, 0, None)
         s = a.sum()
         if not s > 0:

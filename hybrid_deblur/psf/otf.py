@@ -100,10 +100,20 @@ def psf2otf(psf: Any, shape: Sequence[int], *, ndim: int | None = None):
     :math:`y_i = \\sum_j k_j\\, x_{(i - j + c) \\bmod n}`, i.e. true convolution
     centred on pixel ``c`` of the kernel.
     """
-    shape = tuple(int(v) for v in shape)
+    psf = _real_array(psf)
+    try:
+        shape = tuple(int(v) for v in shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"shape must be a sequence of ints, got {shape!r}") from None
     nd = len(shape) if ndim is None else int(ndim)
-    if len(shape) != nd:
-        raise ValueError(f"shape must have {nd} entries, got {shape}")
+    if len(shape) != nd or nd < 1 or any(n < 1 for n in shape):
+        raise ValueError(f"shape must have {nd} positive entries, got {shape}")
+    if psf.ndim < nd:
+        raise ValueError(
+            f"psf has {psf.ndim} axis(es) (shape {tuple(psf.shape)}) but the OTF grid {shape} has "
+            f"{nd}: a PSF needs at least {nd} axes (the last {nd} are spatial); for a 1-D "
+            "profile on a 2-D grid pass psf[None, :] or np.outer(...)"
+        )
     ks = tuple(int(v) for v in psf.shape[-nd:])
     if any(k > n for k, n in zip(ks, shape)):
         raise ValueError(f"psf of spatial shape {ks} is larger than the OTF grid {shape}")
@@ -113,6 +123,20 @@ def psf2otf(psf: Any, shape: Sequence[int], *, ndim: int | None = None):
     xp = B.namespace(big)
     big = xp.roll(big, shift=tuple(-(k // 2) for k in ks), axis=tuple(range(-nd, 0)))
     return B.rfftn(big, axes=tuple(range(-nd, 0)))
+
+
+def _real_array(psf: Any):
+    """``psf`` as an array of its own library; complex or non-numeric input is refused."""
+    if not (B.is_torch(psf) or B.is_cupy(psf) or isinstance(psf, np.ndarray)):
+        psf = np.asarray(psf)
+    if B.is_torch(psf):
+        bad = psf.is_complex()
+    else:
+        bad = np.dtype(psf.dtype).kind not in "fiub"
+    if bad:
+        raise TypeError(f"psf must be a real numeric array, got dtype {psf.dtype}; a complex "
+                        "array is an OTF, not a PSF (see otf2psf)")
+    return psf
 
 
 def otf2psf(otf: Any, psf_shape: Sequence[int], *, shape: Sequence[int]):

@@ -28,62 +28,15 @@ from typing import Any
 import numpy as np
 from scipy.special import erf
 
+from ._validate import check_dtype, check_real, check_size, delta, finish
+from .raster import splat_reference
+
 __all__ = ["combine", "disk", "gaussian", "linear_motion"]
 
 
 # ----------------------------------------------------------------------------- helpers
-def _check_real(value: Any, name: str, *, minimum: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (Real, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    if v < minimum:
-        raise ValueError(f"{name} must be >= {minimum:g}, got {value!r}")
-    return v
-
-
-def _check_dtype(dtype: Any):
-    try:
-        dt = np.dtype(dtype)
-    except TypeError as exc:
-        raise TypeError(f"dtype must be a floating dtype, got {dtype!r}") from exc
-    if dt.kind != "f":
-        raise TypeError(f"dtype must be a floating dtype (float32, float64), got {dt}")
-    return dt
-
-
-def _check_size(size: Any, default: tuple[int, int]) -> tuple[int, int]:
-    """``None`` -> default, int -> square, pair -> (rows, cols); every entry >= 1."""
-    if size is None:
-        return default
-    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
-        vals = (int(size), int(size))
-    else:
-        try:
-            vals = tuple(int(v) for v in size)
-            ok = len(vals) == 2 and all(float(v) == int(v) for v in size)
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            raise TypeError(f"size must be None, an int or a pair of ints, got {size!r}")
-    if any(v < 1 for v in vals):
-        raise ValueError(f"size must be >= 1 on every axis, got {size!r}")
-    return vals
-
-
-def _finish(k: np.ndarray, dtype) -> np.ndarray:
-    k = np.clip(k, 0.0, None)
-    s = k.sum()
-    if not s > 0:  # pragma: no cover - generators always put mass somewhere
-        raise ValueError("the PSF has no energy inside the requested size; enlarge size")
-    return (k / s).astype(dtype, copy=False)
-
-
-def _delta(shape: tuple[int, int], dtype) -> np.ndarray:
-    k = np.zeros(shape, dtype=dtype)
-    k[shape[0] // 2, shape[1] // 2] = 1.0
-    return k
+_check_real = check_real
+_check_dtype = check_dtype
 
 
 def _offsets(n: int) -> np.ndarray:
@@ -151,9 +104,9 @@ def gaussian(sigma: float | Sequence[float], size: int | Sequence[int] | None = 
     ang = _check_real(angle, "angle", minimum=-math.inf)
     dt = _check_dtype(dtype)
     half = math.ceil(4.0 * max(sy, sx))
-    shape = _check_size(size, (2 * half + 1, 2 * half + 1))
+    shape = check_size(size, (2 * half + 1, 2 * half + 1), f"gaussian(sigma={sigma!r})")
     if sy == 0 and sx == 0:
-        return _delta(shape, dt)
+        return delta(shape, dt)
 
     theta = math.radians(ang)
     c, s = math.cos(theta), math.sin(theta)
@@ -164,10 +117,15 @@ def gaussian(sigma: float | Sequence[float], size: int | Sequence[int] | None = 
             s_row, s_col = sy, sx
         else:
             s_row, s_col = sx, sy
-        return _finish(np.outer(_erf_profile(shape[0], s_row), _erf_profile(shape[1], s_col)), dt)
+        return finish(np.outer(_erf_profile(shape[0], s_row), _erf_profile(shape[1], s_col)), dt,
+                      "gaussian")
 
-    # rotated anisotropic: Gauss-Legendre integration inside every pixel
     smin = min(sy, sx)
+    if smin < _LINE_SIGMA:
+        # (nearly) zero width on one axis: a line along the other rotated axis
+        along, (dcol, drow) = (sx, (c, -s)) if sy <= sx else (sy, (-s, -c))
+        return finish(_gaussian_line(shape, along, dcol, drow), dt, "gaussian")
+    # rotated anisotropic: Gauss-Legendre integration inside every pixel
     nq = int(min(64, max(6, math.ceil(6.0 / max(smin, 1e-3)))))
     t, w = np.polynomial.legendre.leggauss(nq)
     t, w = t / 2.0, w / 2.0                        # nodes on [-1/2, 1/2], weights sum 1
@@ -190,7 +148,40 @@ def gaussian(sigma: float | Sequence[float], size: int | Sequence[int] | None = 
     g = np.exp(-0.5 * q)
     g = g.reshape(shape[0], nq, shape[1], nq)
     k = np.einsum("injm,n,m->ij", g, w, w)
-    return _finish(k, dt)
+    return finish(k, dt, "gaussian")
+
+
+_LINE_SIGMA = 0.02  # below this width (px) the quadrature cannot resolve the profile: a line
+
+
+def _gaussian_line(shape: tuple[int, int], sigma: float, dcol: float, drow: float) -> np.ndarray:
+    """Pixel-box integral of a 1-D Gaussian (std ``sigma``) on the line ``t (dcol, drow)``.
+
+    The line crosses pixel edges at breakpoints; between two of them it stays in
+    one pixel, which receives the exact Gaussian mass of that piece (erf).
+    """
+    lo = [-(n // 2) - 0.5 for n in shape]              # box edges as offsets from the centre
+    hi = [n - 1 - n // 2 + 0.5 for n in shape]
+    t0, t1 = -math.inf, math.inf
+    for d, a, b in ((drow, lo[0], hi[0]), (dcol, lo[1], hi[1])):
+        if d != 0.0:
+            u, v = sorted((a / d, b / d))
+            t0, t1 = max(t0, u), min(t1, v)
+    tb = [t0, t1]
+    for d, a, b in ((drow, lo[0], hi[0]), (dcol, lo[1], hi[1])):
+        if d != 0.0:   # crossings of the pixel edges m + 1/2
+            tb.extend(((np.arange(math.ceil(a), math.floor(b) + 1) - 0.5) / d).tolist())
+    tb = np.unique(np.clip(np.asarray(tb), t0, t1))
+    a, b = tb[:-1], tb[1:]
+    mid = 0.5 * (a + b)
+    r = math.sqrt(2.0) * sigma
+    mass = 0.5 * (erf(b / r) - erf(a / r))
+    rows = np.floor(mid * drow + 0.5).astype(np.int64) + shape[0] // 2
+    cols = np.floor(mid * dcol + 0.5).astype(np.int64) + shape[1] // 2
+    ok = (rows >= 0) & (rows < shape[0]) & (cols >= 0) & (cols < shape[1])
+    k = np.zeros(shape)
+    np.add.at(k, (rows[ok], cols[ok]), mass[ok])
+    return k
 
 
 def _erf_profile(n: int, sigma: float) -> np.ndarray:
@@ -258,16 +249,16 @@ def disk(radius: float, size: int | Sequence[int] | None = None, *, dtype=np.flo
     r = _check_real(radius, "radius")
     dt = _check_dtype(dtype)
     half = math.ceil(r + 0.5) - 1
-    shape = _check_size(size, (2 * half + 1, 2 * half + 1))
+    shape = check_size(size, (2 * half + 1, 2 * half + 1), f"disk(radius={radius!r})")
     if r <= 0.5:
         # the whole disk lies inside the centre pixel (or touches its edge only)
-        return _delta(shape, dt)
+        return delta(shape, dt)
     yr = _offsets(shape[0])[:, None]
     xc = _offsets(shape[1])[None, :]
     A = _quadrant_area
     area = (A(xc + 0.5, yr + 0.5, r) - A(xc - 0.5, yr + 0.5, r)
             - A(xc + 0.5, yr - 0.5, r) + A(xc - 0.5, yr - 0.5, r))
-    return _finish(area, dt)
+    return finish(area, dt, "disk")
 
 
 # ----------------------------------------------------------------------------- linear motion
@@ -327,46 +318,39 @@ def linear_motion(length: float, angle: float = 0.0, size: int | Sequence[int] |
     s = 0.0 if abs(s) < 1e-12 else s
     hx, hy = abs(c) * L / 2.0, abs(s) * L / 2.0
     half = math.ceil(max(hx, hy) - 1e-9)
-    shape = _check_size(size, (2 * half + 1, 2 * half + 1))
+    shape = check_size(size, (2 * half + 1, 2 * half + 1), f"linear_motion(length={length!r})")
     if L == 0:
-        return _delta(shape, dt)
+        return delta(shape, dt)
     # x: columns (right), y: rows (down) -> row offset = -t sin
     dx, dy = c, -s
-    # breakpoints: t where x(t) or y(t) crosses an integer
-    tb = [-L / 2.0, L / 2.0]
-    for d in (dx, dy):
+    # only the part of the segment whose tent footprint can reach the kernel matters
+    # (an explicit small size with a huge length must not enumerate every crossing)
+    t0, t1 = -L / 2.0, L / 2.0
+    for d, n in ((dx, shape[1]), (dy, shape[0])):
         if d != 0.0:
-            lo, hi = sorted((-L / 2.0 * d, L / 2.0 * d))
+            u, v = sorted(((-(n // 2) - 1) / d, (n - n // 2) / d))
+            t0, t1 = max(t0, u), min(t1, v)
+    # breakpoints: t where x(t) or y(t) crosses an integer
+    tb = [t0, t1]
+    for d in (dx, dy):
+        if d != 0.0 and t1 > t0:
+            lo, hi = sorted((t0 * d, t1 * d))
             ints = np.arange(math.ceil(lo), math.floor(hi) + 1, dtype=np.float64)
             tb.extend((ints / d).tolist())
-    tb = np.unique(np.clip(np.asarray(tb), -L / 2.0, L / 2.0))
+    tb = np.unique(np.clip(np.asarray(tb), t0, t1))
     a, b = tb[:-1], tb[1:]
-    keep = b - a > 1e-15 * max(L, 1.0)
+    keep = b - a > 1e-15 * max(t1 - t0, 1.0) if t1 - t0 >= 1.0 else b - a > 0
     a, b = a[keep], b[keep]
+    if a.size == 0:   # a length below float resolution (1e-300 px): a point
+        return delta(shape, dt)
     mid, hl = 0.5 * (a + b), 0.5 * (b - a)
     g = hl / math.sqrt(3.0)                        # 2-point Gauss-Legendre nodes
     t = np.concatenate([mid - g, mid + g])
     w = np.concatenate([hl, hl]) / L
     xs = _snap(t * dx) + shape[1] // 2
     ys = _snap(t * dy) + shape[0] // 2
-    k = _splat_numpy(ys, xs, w, shape)
-    return _finish(k, dt)
-
-
-def _splat_numpy(ys, xs, w, shape) -> np.ndarray:
-    """Bilinear splatting of weights ``w`` at (row, col) positions; outside mass is dropped."""
-    out = np.zeros(shape, dtype=np.float64)
-    y0 = np.floor(ys)
-    x0 = np.floor(xs)
-    fy, fx = ys - y0, xs - x0
-    y0 = y0.astype(np.int64)
-    x0 = x0.astype(np.int64)
-    for oy, wy in ((0, 1.0 - fy), (1, fy)):
-        for ox, wx in ((0, 1.0 - fx), (1, fx)):
-            yy, xx, ww = y0 + oy, x0 + ox, w * wy * wx
-            ok = (yy >= 0) & (yy < shape[0]) & (xx >= 0) & (xx < shape[1]) & (ww != 0)
-            np.add.at(out, (yy[ok], xx[ok]), ww[ok])
-    return out
+    k = splat_reference(ys, xs, w, shape)
+    return finish(k, dt, "linear_motion")
 
 
 # ----------------------------------------------------------------------------- combine
@@ -442,4 +426,4 @@ def combine(*psfs: Any, dtype=None) -> np.ndarray:
         h = max(left, right)
         pads.append((h - left, h - right))
     out = np.pad(out, pads)
-    return _finish(out, dt)
+    return finish(out, dt, "combine")

@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from .shapes import _check_dtype, _check_real
+from ._validate import MAX_SAMPLES, check_dtype, check_real, check_side, finish
+from .raster import splat
 
 __all__ = ["random_trajectory", "trajectory_motion"]
 
@@ -76,13 +77,14 @@ def random_trajectory(length: float, *, anxiety: float = 0.005, n_samples: int =
     >>> round(float(np.abs(np.diff(p)).sum()), 9)
     10.0
     """
-    L = _check_real(length, "length")
-    a = _check_real(anxiety, "anxiety")
+    L = check_real(length, "length")
+    a = check_real(anxiety, "anxiety")
     if a > 1:
         raise ValueError(f"anxiety must be in [0, 1], got {anxiety!r}")
-    n = int(n_samples)
-    if n != n_samples or n < 2:
-        raise ValueError(f"n_samples must be an integer >= 2, got {n_samples!r}")
+    ns = check_real(n_samples, "n_samples")
+    n = int(min(ns, MAX_SAMPLES + 1))
+    if n != ns or not 2 <= n <= MAX_SAMPLES:
+        raise ValueError(f"n_samples must be an integer in 2..{MAX_SAMPLES}, got {n_samples!r}")
     rng = np.random.default_rng(rng)
     step = L / (n - 1)
     centripetal = 0.7 * rng.random()
@@ -106,72 +108,6 @@ def random_trajectory(length: float, *, anxiety: float = 0.005, n_samples: int =
         xt = xt + v
         x[t + 1] = xt
     return x
-
-
-# ----------------------------------------------------------------------------- rasterisers
-def _splat_impl(rows, cols, weights, out):
-    """Bilinear splatting loop (compiled by numba; plain Python is the slow fallback)."""
-    h, w = out.shape
-    for n in range(rows.shape[0]):
-        r, c, wt = rows[n], cols[n], weights[n]
-        r0 = math.floor(r)
-        c0 = math.floor(c)
-        fr = r - r0
-        fc = c - c0
-        for dr in range(2):
-            wr = fr if dr == 1 else 1.0 - fr
-            rr = r0 + dr
-            if wr == 0.0 or rr < 0 or rr >= h:
-                continue
-            for dc in range(2):
-                wc = fc if dc == 1 else 1.0 - fc
-                cc = c0 + dc
-                if wc == 0.0 or cc < 0 or cc >= w:
-                    continue
-                out[rr, cc] += wt * wr * wc
-    return out
-
-
-_NUMBA_SPLAT = None
-
-
-def _numba_splat():
-    global _NUMBA_SPLAT
-    if _NUMBA_SPLAT is None:
-        from numba import njit  # lazy: numba costs ~0.5 s to import
-
-        _NUMBA_SPLAT = njit(cache=True, nogil=True)(_splat_impl)
-    return _NUMBA_SPLAT
-
-
-def _rasterize(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray,
-               shape: tuple[int, int]) -> np.ndarray:
-    """Bilinear splatting with the numba kernel (mass outside ``shape`` is dropped)."""
-    out = np.zeros(shape, dtype=np.float64)
-    return _numba_splat()(np.ascontiguousarray(rows, dtype=np.float64),
-                          np.ascontiguousarray(cols, dtype=np.float64),
-                          np.ascontiguousarray(weights, dtype=np.float64), out)
-
-
-def _rasterize_reference(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray,
-                         shape: tuple[int, int]) -> np.ndarray:
-    """Plain-NumPy bilinear splatting (reference for the numba kernel)."""
-    rows = np.asarray(rows, dtype=np.float64)
-    cols = np.asarray(cols, dtype=np.float64)
-    weights = np.asarray(weights, dtype=np.float64)
-    out = np.zeros(shape, dtype=np.float64)
-    r0 = np.floor(rows)
-    c0 = np.floor(cols)
-    fr, fc = rows - r0, cols - c0
-    r0 = r0.astype(np.int64)
-    c0 = c0.astype(np.int64)
-    for dr, wr in ((0, 1.0 - fr), (1, fr)):
-        for dc, wc in ((0, 1.0 - fc), (1, fc)):
-            rr, cc, ww = r0 + dr, c0 + dc, weights * wr * wc
-            ok = ((rr >= 0) & (rr < shape[0]) & (cc >= 0) & (cc < shape[1])
-                  & (wr != 0) & (wc != 0))
-            np.add.at(out, (rr[ok], cc[ok]), ww[ok])
-    return out
 
 
 # ----------------------------------------------------------------------------- kernel
@@ -233,11 +169,12 @@ def trajectory_motion(size: int = 31, length: float | None = None, anxiety: floa
     size = int(size)
     if size < 3:
         raise ValueError(f"size must be >= 3, got {size}")
-    L = float(size - 1) if length is None else _check_real(length, "length")
-    e = _check_real(exposure, "exposure")
+    check_side(size, f"trajectory_motion(size={size})")
+    L = float(size - 1) if length is None else check_real(length, "length")
+    e = check_real(exposure, "exposure")
     if not 0 < e <= 1:
         raise ValueError(f"exposure must be in (0, 1], got {exposure!r}")
-    dt = _check_dtype(dtype)
+    dt = check_dtype(dtype)
     rng = np.random.default_rng(seed)
     c = size // 2
     for _ in range(_MAX_TRIES):
@@ -249,7 +186,6 @@ def trajectory_motion(size: int = 31, length: float | None = None, anxiety: floa
         if rows.min() >= 0 and cols.min() >= 0 and rows.max() <= size - 1 \
                 and cols.max() <= size - 1:
             w = np.full(m, 1.0 / m)
-            k = _rasterize(rows, cols, w, (size, size))
-            return (k / k.sum()).astype(dt, copy=False)
+            return finish(splat(rows, cols, w, (size, size)), dt, "trajectory_motion")
     raise ValueError(f"no trajectory of length {L:g} fits in a kernel of size {size} after "
                      f"{_MAX_TRIES} draws; use a larger size or a smaller length")
