@@ -291,7 +291,7 @@ if torch.cuda.is_available():
     dev = torch.device("cuda")
 
     def torch_time(fn, reps=5):
-        with torch.inference_mode():
+        with torch.no_grad():   # not inference_mode: the cached models are reused outside it
             fn()
             torch.cuda.synchronize()
             ts = []
@@ -324,11 +324,21 @@ if torch.cuda.is_available():
         def _(name=name):
             f = get_method(name)
             t = torch_time(lambda: f(yl, pl, sigma=0.01, boundary="auto"), reps=5)
-            ycpu = yl.cpu().numpy()
-            a = f(ycpu, pl.cpu().numpy(), sigma=0.01, boundary="auto")
-            b = f(yl, pl, sigma=0.01, boundary="auto").cpu().numpy()
-            return {"ms": 1e3 * t, "fps": 1.0 / t,
-                    "max_abs_diff_vs_cpu": float(np.abs(a - b).max()),
+            with torch.no_grad():
+                a = f(yl.cpu().numpy(), pl.cpu().numpy(), sigma=0.01, boundary="auto")
+                b = f(yl, pl, sigma=0.01, boundary="auto").cpu().numpy()
+                tf32 = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+                torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+                try:
+                    c = f(yl, pl, sigma=0.01, boundary="auto").cpu().numpy()
+                finally:
+                    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
+            d, d32 = np.abs(a - b), np.abs(a - c)
+            return {"ms": 1e3 * t, "fps": 1.0 / t, "tf32_default": list(tf32),
+                    "max_abs_diff_vs_cpu": float(d.max()), "mean_abs_diff_vs_cpu": float(d.mean()),
+                    "share_pixels_diff_gt_1e-2": float((d > 1e-2).mean()),
+                    "max_abs_diff_vs_cpu_tf32_off": float(d32.max()),
+                    "mean_abs_diff_vs_cpu_tf32_off": float(d32.mean()),
                     "peak_mem_mib": torch.cuda.max_memory_allocated() / 2**20}
 
 save()
