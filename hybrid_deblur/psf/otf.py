@@ -24,9 +24,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+import scipy.fft as _sfft
+
 from .. import backend as B
 
-__all__ = ["psf2otf", "otf2psf", "validate_psf"]
+__all__ = ["psf2otf", "otf2psf", "sample_frequencies", "validate_psf"]
 
 
 def validate_psf(psf: Any, *, name: str = "psf", ndim: int | None = None,
@@ -148,3 +150,19 @@ def otf2psf(otf: Any, psf_shape: Sequence[int], *, shape: Sequence[int]):
     xp = B.namespace(big)
     big = xp.roll(big, shift=tuple(k // 2 for k in ks), axis=tuple(range(-nd, 0)))
     return big[(...,) + tuple(slice(0, k) for k in ks)]
+
+
+def sample_frequencies(n: int, d: float = 1.0, *, real: bool = False) -> np.ndarray:
+    """Frequencies of the ``n`` samples of a (real) DFT of spacing ``d``, in FFT order.
+
+    ``scipy.fft.fftfreq`` (or ``rfftfreq`` with ``real=True``): the frequency grid
+    the optics code multiplies transfer functions on, kept here with the other FFT
+    conventions.
+
+    Examples
+    --------
+    >>> from hybrid_deblur.psf.otf import sample_frequencies
+    >>> sample_frequencies(4).tolist(), sample_frequencies(4, real=True).tolist()
+    ([0.0, 0.25, -0.5, -0.25], [0.0, 0.25, 0.5])
+    """
+    return (_sfft.rfftfreq if real else _sfft.fftfreq)(int(n), float(d))
