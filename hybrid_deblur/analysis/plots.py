@@ -127,13 +127,13 @@ def plot_otf(psf: Any, *, shape: Sequence[int] | None = None, pixel_pitch=None,
     Frequencies are in cycles/pixel, or cycles/mm with ``pixel_pitch``. The phase is
     set to 0 where the magnitude is below ``floor`` (it is meaningless there).
     """
-    from ..psf.otf import psf2otf
+    from ..psf.otf import centre_spectrum, psf2otf
 
     a = _as2d(psf)
     a = a / a.sum()
     shp = tuple(int(v) for v in (shape or (max(64, 2 * a.shape[0]), max(64, 2 * a.shape[1]))))
-    H = np.asarray(B.to_numpy(psf2otf(a, shp)))  # the library's OTF convention (DESIGN §1)
-    full = np.fft.fftshift(_full_from_rfft(H, shp))
+    # the library's OTF convention (DESIGN §1), full spectrum, zero frequency in the middle
+    full = centre_spectrum(psf2otf(a, shp, onesided=False))
     mag = np.abs(full)
     ph = np.where(mag > floor, np.angle(full), 0.0)
     p = _pitch(pixel_pitch)
@@ -154,18 +154,6 @@ def plot_otf(psf: Any, *, shape: Sequence[int] | None = None, pixel_pitch=None,
     ax.set_title("OTF phase (rad)")
     ax.set_xlabel(f"fx ({unit})")
     return _done(fig, path)
-
-
-def _full_from_rfft(H, shp):
-    """Full 2-D spectrum from the half spectrum of a real signal."""
-    n0, n1 = shp
-    full = np.zeros(shp, dtype=complex)
-    full[:, : H.shape[1]] = H
-    if n1 > 1:
-        idx0 = (-np.arange(n0)) % n0
-        for j in range(H.shape[1], n1):
-            full[:, j] = np.conj(H[idx0, (n1 - j) % n1])
-    return full
 
 
 def diffraction_mtf(freq, wavelength, *, f_number=None, na=None, pixel_pitch=None):

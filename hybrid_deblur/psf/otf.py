@@ -20,15 +20,15 @@ True
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-
 import scipy.fft as _sfft
 
 from .. import backend as B
 
-__all__ = ["psf2otf", "otf2psf", "sample_frequencies", "validate_psf"]
+__all__ = ["centre_spectrum", "otf2psf", "psf2otf", "sample_frequencies", "validate_psf"]
 
 
 def validate_psf(psf: Any, *, name: str = "psf", ndim: int | None = None,
@@ -77,7 +77,7 @@ def validate_psf(psf: Any, *, name: str = "psf", ndim: int | None = None,
     return psf
 
 
-def psf2otf(psf: Any, shape: Sequence[int], *, ndim: int | None = None):
+def psf2otf(psf: Any, shape: Sequence[int], *, ndim: int | None = None, onesided: bool = True):
     """Optical transfer function of ``psf`` on a grid of spatial ``shape``.
 
     Parameters
@@ -89,11 +89,23 @@ def psf2otf(psf: Any, shape: Sequence[int], *, ndim: int | None = None):
         The spatial grid (d values), each >= the PSF size.
     ndim : int, optional
         Number of spatial axes d (default ``len(shape)``).
+    onesided : bool
+        The half spectrum of ``rfftn`` (default, what the solvers use), or with
+        False the full spectrum of ``fftn`` (for displays, see :func:`centre_spectrum`).
 
     Returns
     -------
     otf : complex array, shape (..., n1, ..., nd // 2 + 1)
-        ``rfftn`` of the zero-padded PSF rolled by ``-(k // 2)``.
+        ``rfftn`` of the zero-padded PSF rolled by ``-(k // 2)`` (shape
+        ``(..., n1, ..., nd)`` and ``fftn`` with ``onesided=False``).
+
+    Raises
+    ------
+    ValueError
+        A PSF with fewer axes than ``shape`` (a 1-D profile for a 2-D grid) or
+        larger than the grid.
+    TypeError
+        A complex or non-numeric PSF.
 
     Notes
     -----
@@ -124,7 +136,21 @@ def psf2otf(psf: Any, shape: Sequence[int], *, ndim: int | None = None):
     big[(...,) + tuple(slice(0, k) for k in ks)] = psf
     xp = B.namespace(big)
     big = xp.roll(big, shift=tuple(-(k // 2) for k in ks), axis=tuple(range(-nd, 0)))
-    return B.rfftn(big, axes=tuple(range(-nd, 0)))
+    axes = tuple(range(-nd, 0))
+    return B.rfftn(big, axes=axes) if onesided else B.fftn(big, axes=axes)
+
+
+def centre_spectrum(H: Any, axes: Sequence[int] = (-2, -1)):
+    """Move the zero frequency of a full spectrum to the middle (``fftshift``), for plots.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.psf.otf import centre_spectrum
+    >>> centre_spectrum(np.arange(4.0), axes=(0,)).tolist()
+    [2.0, 3.0, 0.0, 1.0]
+    """
+    return _sfft.fftshift(np.asarray(B.to_numpy(H)), axes=tuple(axes))
 
 
 def _real_array(psf: Any):
