@@ -22,7 +22,7 @@ SOLVERS = [
     lambda y, k, **kw: wiener(y, k, **kw),
     lambda y, k, **kw: tikhonov(y, k, **kw),
     lambda y, k, **kw: richardson_lucy(y, k, 2, **kw),
-    lambda y, k, **kw: hqs(y, k, iterations=1, **kw),
+    lambda y, k, **kw: hqs(y, k, num_iter=1, **kw),
 ]
 IDS = ["wiener", "tikhonov", "rl", "hqs"]
 
@@ -127,8 +127,8 @@ def test_hqs_bad_options():
         HQS(Y, K, lam=1.0, beta_schedule=[])
     with pytest.raises(ValueError, match="inner must be a positive integer"):
         HQS(Y, K, lam=1.0, inner=0)
-    with pytest.raises(ValueError, match="iterations must be a non-negative integer"):
-        hqs(Y, K, lam=1.0, iterations=-1)
+    with pytest.raises(ValueError, match="num_iter must be a non-negative integer"):
+        hqs(Y, K, lam=1.0, num_iter=-1)
     with pytest.raises(ValueError, match="beta must be a finite number > 0"):
         hqs_w_step(Y, -1.0, 0.5)
     with pytest.raises(ValueError, match="alpha must be in"):

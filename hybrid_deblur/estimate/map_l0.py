@@ -280,7 +280,8 @@ def map_estimate(y: np.ndarray, ksize, *, lam: float = 4e-3, lam_dark: float = 0
         # Xu & Jia-style refinement: latent from the (less sparse) hyper-Laplacian solver
         from ..solvers import hqs
 
-        xr = np.asarray(hqs(y, k, prior="hyper_laplacian", alpha=0.8, lam=refine_lam, boundary="auto"))
+        xr = np.asarray(hqs(y, k, prior="hyper_laplacian", alpha=0.8, lam=1.0 / refine_lam,
+                            boundary="auto"))  # hqs lam = prior weight = 1 / data weight
         S = C.wrap_pad(xr, shape)
         if refine_domain == "intensity":
             z0 = np.zeros_like(S)

@@ -131,7 +131,8 @@ def restore_ringing_suppressed(y, psf, *, prior: str = "tv", sigma: float | None
     if prior not in ("tv", "hyper_laplacian"):
         raise ValueError(f"prior must be 'tv' or 'hyper_laplacian', got {prior!r}")
     kw = {"alpha": alpha} if prior == "hyper_laplacian" else {}
-    x = np.asarray(hqs(y, k, prior=prior, lam=lam, sigma=None if lam is not None else sigma,
+    x = np.asarray(hqs(y, k, prior=prior, lam=None if lam is None else 1.0 / lam,  # prior weight
+                       sigma=None if lam is not None else sigma,
                        boundary="auto", **kw))
     if weight_ring:
         H, W = y.shape

@@ -1,12 +1,12 @@
 """Data-consistency layers of the unrolled networks, on the shared physics.
 
-Nothing here re-derives FFT convolution: the OTF comes from
-:meth:`hybrid_deblur.physics.Blur.otf` (i.e. :func:`~hybrid_deblur.psf.psf2otf`),
-transforms go through :func:`hybrid_deblur.backend.rfftn` / ``irfftn``, the
-geometry of the boundary-safe problem and the initial padding come from the
-classical solvers (:mod:`hybrid_deblur.solvers._common`), the image step *is*
-:func:`hybrid_deblur.solvers.hqs_x_step`, and the RL step uses
-the ``valid``-mode :class:`~hybrid_deblur.physics.Blur` operator and its adjoint.
+Nothing here re-derives a data step: every step is a method of the
+:class:`~hybrid_deblur.physics.Blur` operator, the same code the classical solvers run.
+The image step *is* :meth:`Blur.prox_data` (``circular``: exact FFT solve; masked: one
+majorise-minimise step, ``method="mm"``), the Wiener layers call :meth:`Blur.wiener`, the RL
+step *is* :meth:`Blur.rl_update` (with the learned relaxation exponent as ``power``). The
+geometry of the boundary-safe problem and the initial padding come from
+:mod:`hybrid_deblur.physics.geometry`.
 
 Boundary handling (``boundary=``)
 
@@ -41,29 +41,14 @@ import numpy as np
 import torch
 
 from .. import backend as B
+from ..physics import geometry as G
 from ..physics.blur import Blur
-from ..solvers import _common as SC
-from ..solvers.hqs import hqs_x_step
+from ..physics.boundary import check_boundary
 
-__all__ = ["DataTerm", "LEARNED_BOUNDARIES", "wiener_fourier", "rl_step"]
+__all__ = ["DataTerm", "LEARNED_BOUNDARIES", "rl_step"]
 
 #: boundaries accepted by the learned models
 LEARNED_BOUNDARIES = ("auto", "valid", "circular", "reflect", "replicate", "zero")
-
-
-def _col(v: Any, like: torch.Tensor) -> torch.Tensor:
-    """A scalar or per-sample (B,) / (B, C) value shaped (B, C?, 1, 1) to broadcast on images."""
-    v = torch.as_tensor(v, dtype=like.real.dtype if like.is_complex() else like.dtype,
-                        device=like.device)
-    while v.ndim < like.ndim:
-        v = v.unsqueeze(-1)
-    return v
-
-
-def wiener_fourier(Y, H, nsr):
-    """Wiener filter :math:`\\bar H Y / (|H|^2 + \\mathrm{nsr})` (``nsr`` broadcasts)."""
-    H2 = H.real ** 2 + H.imag ** 2
-    return H.conj() * Y / (H2 + nsr)
 
 
 class DataTerm:
@@ -80,7 +65,7 @@ class DataTerm:
     """
 
     def __init__(self, y: torch.Tensor, psf: Any, boundary: str = "auto"):
-        SC.check_choice("boundary", boundary, LEARNED_BOUNDARIES)
+        check_boundary(boundary, allowed=LEARNED_BOUNDARIES)
         if not torch.is_tensor(y) or y.ndim != 4:
             raise ValueError(f"y must be a torch tensor of shape (B, C, H, W), got "
                              f"{type(y).__name__} of shape {tuple(getattr(y, 'shape', ()))}")
@@ -95,23 +80,25 @@ class DataTerm:
         self.masked = boundary != "circular"
         self.op = Blur(psf, boundary="circular")
         self.psf = self.op.psf
+        # the data model whose prox the image step is (valid: on the FFT grid of the scene)
+        self.model = Blur(self.psf, boundary="circular" if boundary == "circular" else "valid",
+                          normalize=False)
         n = tuple(int(v) for v in y.shape[-2:])
         if any(k > m for k, m in zip(self.op.ksize, n)):
             raise ValueError(f"psf of shape {self.op.ksize} is larger than the image {n}")
         if self.masked:
-            self.geom = SC.masked_geometry(n, self.op.ksize, "valid" if boundary == "valid" else "auto")
+            self.geom = G.masked_geometry(n, self.op.ksize, "valid" if boundary == "valid" else "auto")
         else:
-            self.geom = SC.circular_geometry(n)
+            self.geom = G.circular_geometry(n)
         self.grid = tuple(self.geom.grid)
         self.H = self.op.otf(self.grid, like=y)
         if self.masked:
-            self.y_emb = SC.embed(y, self.grid, self.geom.y_offset)
+            self.y_emb = G.embed(y, self.grid, self.geom.y_offset)
             mask = torch.zeros(self.grid, dtype=y.dtype, device=y.device)
-            mask[SC.region(self.geom.y_offset, n)] = 1.0
+            mask[G.region(self.geom.y_offset, n)] = 1.0
             self.mask = mask
         else:
             self.y_emb, self.mask = y, None
-        self._Y = None if self.masked else B.rfftn(y, axes=(-2, -1))
 
     # ---------------------------------------------------------------- helpers
     def fft(self, x):
@@ -124,7 +111,7 @@ class DataTerm:
         """Starting image on the grid: ``y`` reflect-extended and edge-tapered (solvers' padding)."""
         if not self.masked:
             return self.y
-        return SC.pad_observation(self.y, self.geom, self.op, mode="reflect", taper=True)
+        return G.pad_observation(self.y, self.geom, self.op, mode="reflect", taper=True)
 
     def wiener_init(self, sigma: torch.Tensor) -> torch.Tensor:
         """Starting image on the grid: the classical :func:`hybrid_deblur.solvers.wiener`.
@@ -185,7 +172,7 @@ class DataTerm:
         """The part of a grid image aligned with ``y`` (for losses)."""
         if not self.masked:
             return x
-        return x[SC.region(self.geom.y_offset, self.y.shape[-2:])]
+        return x[G.region(self.geom.y_offset, self.y.shape[-2:])]
 
     def blur(self, x: torch.Tensor) -> torch.Tensor:
         """Circular blur on the grid."""
@@ -204,16 +191,16 @@ class DataTerm:
         """HQS image step :math:`\\arg\\min_x \\|Kx - y\\|^2 + \\alpha\\|x - z\\|^2`.
 
         ``alpha`` is a scalar or one value per sample (shape (B,) or (B, C)).
-        Circular: exact, it *is* :func:`hybrid_deblur.solvers.hqs_x_step`. Masked: the same
+        Circular: exact, it *is* :meth:`Blur.prox_data`. Masked: the same
         step on the filled observation (one majorise-minimise step, see the module notes).
         """
-        Y = self._Y if not self.masked else self.fft(self.filled_y(z))
-        return hqs_x_step(self.H.conj() * Y, self.H, z, _col(alpha, z))
+        if not self.masked:
+            return self.model.prox_data(z, self.y, alpha)
+        return self.model.prox_data(z, self.y, alpha, method="mm", maxiter=1)
 
     def wiener(self, f: torch.Tensor, nsr: Any) -> torch.Tensor:
         """Wiener deconvolution of grid images / feature maps ``f`` with ``nsr`` (broadcasts)."""
-        return self.ifft(wiener_fourier(self.fft(f), self.H, _col(nsr, f) if not torch.is_tensor(
-            nsr) or nsr.ndim < f.ndim else nsr))
+        return self.op.wiener(f, nsr)
 
 
 def rl_step(x: torch.Tensor, y: torch.Tensor, op: Blur, norm: torch.Tensor, *,
@@ -223,7 +210,4 @@ def rl_step(x: torch.Tensor, y: torch.Tensor, op: Blur, norm: torch.Tensor, *,
     :math:`x \\leftarrow x \\cdot u^{d}`, :math:`u = K^T(y / (K x)) / K^T 1`; ``d`` = ``damping``
     in (0, 1] per sample (``d = 1``: plain RL). Positivity is kept when ``x, y > 0``.
     """
-    ratio = y / op.A(x).clamp_min(eps)
-    u = (op.AT(ratio) / norm).clamp_min(eps)
-    d = _col(damping, x)
-    return x * torch.exp(d * torch.log(u))
+    return op.rl_update(x, y, norm=norm, power=damping, eps=eps)

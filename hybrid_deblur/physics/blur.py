@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import backend as B
 from ..psf.otf import psf2otf, validate_psf
+from . import datastep as _ds
 from .boundary import check_boundary, pad, pad_adjoint
 
 __all__ = ["Blur", "convolve"]
@@ -135,6 +136,15 @@ class Blur:
                 f"{name} must have at least {self.ndim} axes (spatial axes last); "
                 f"got shape {tuple(x.shape)}"
             )
+        lead_p = tuple(int(v) for v in self.psf.shape[:-self.ndim])
+        lead_x = tuple(int(v) for v in x.shape[:-self.ndim])
+        if lead_p and (len(lead_p) > len(lead_x) or any(
+                p != 1 and p != q for p, q in zip(lead_p[::-1], lead_x[::-1]))):
+            raise ValueError(
+                f"the PSF stack has leading shape {lead_p} (one PSF per channel / batch item) "
+                f"but {name} has leading shape {lead_x} (shape {tuple(x.shape)}); give one "
+                f"PSF, or one per channel: the PSF's leading axes must match or be 1"
+            )
         return x
 
     def _conv(self, x, grid, conj: bool = False):
@@ -197,6 +207,133 @@ class Blur:
             X = B.rfftn(x, axes=self.axes)
             return B.irfftn(X * (H.real ** 2 + H.imag ** 2), s=shape, axes=self.axes)
         return self.AT(self.A(x))
+
+    # ------------------------------------------------------------------ data steps
+    def prox_data(self, z: Any, y: Any, mu: Any, *, x0: Any = None, method: str = "cg",
+                  tol: float | None = None, maxiter: int | None = None,
+                  return_info: bool = False):
+        """Proximal data step :math:`\\arg\\min_x \\tfrac12\\|Ax-y\\|^2 + \\tfrac\\mu2\\|x-z\\|^2`.
+
+        Parameters
+        ----------
+        z : array, the operator's input shape
+            Centre of the proximal term (for ``valid``: larger than ``y`` by ``k - 1``
+            per axis). For ``valid`` it may also be given on the FFT grid
+            ``fft_shape(input_shape)``; ``x`` is then returned on that grid (its extra
+            samples are unobserved and equal ``z`` there at the solution).
+        y : array, the operator's output shape
+            Observation.
+        mu : float or array
+            Penalty weight :math:`\\mu \\ge 0`: a scalar, or one value per leading
+            item (shape of ``y``'s leading axes; a torch tensor keeps its graph).
+        x0 : array, optional
+            Warm start of the iterative solves (default ``z``).
+        method : {"cg", "mm"}
+            Iterative solver for the non-circular boundaries: preconditioned conjugate
+            gradients (default, exact to ``tol``), or majorise-minimise steps
+            (``valid`` only; one step from ``z`` = the classic masked HQS x-step).
+        tol : float, optional
+            Relative residual of the normal equations (default 1e-9 in float64,
+            1e-6 in float32).
+        maxiter : int, optional
+            Iteration cap (default 300 for ``cg``, 1 for ``mm``). Unrolled networks may
+            fix a small count (``tol=0``) so that every forward pass costs the same.
+        return_info : bool
+            Also return ``{"method", "iterations", "residual"}``.
+
+        Returns
+        -------
+        x : array (and ``info``)
+
+        Notes
+        -----
+        ``x`` solves :math:`(A^TA + \\mu I)x = A^Ty + \\mu z`. ``circular``: one FFT
+        division, :math:`X = (\\bar H Y + \\mu Z) / (|H|^2 + \\mu)` (exact).
+        Otherwise conjugate gradients on the true normal equations, preconditioned by
+        that circular solve (:mod:`hybrid_deblur.physics.datastep`). NumPy, CuPy and
+        torch; differentiable in ``z``, ``y`` and ``mu`` with torch (autograd through
+        the iterations). Denominators are floored, so ``mu = 0`` never gives NaN.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from hybrid_deblur.physics import Blur
+        >>> A = Blur(np.ones((3, 3)) / 9, "circular")
+        >>> y = np.random.default_rng(0).random((16, 16))
+        >>> x = A.prox_data(y, y, 0.1)
+        >>> bool(np.allclose(A.AtA(x) + 0.1 * x, A.AT(y) + 0.1 * y))
+        True
+        """
+        return _ds.solve_normal(self, y, mu=mu, z=z, x0=x0, method=method, tol=tol,
+                                maxiter=maxiter, return_info=return_info)
+
+    def solve_normal(self, y: Any, *, mu: Any = 0.0, z: Any = None, reg: str = "identity",
+                     reg_weight: Any = 0.0, rhs: Any = None, x0: Any = None,
+                     method: str = "cg", tol: float | None = None, maxiter: int | None = None,
+                     return_info: bool = False):
+        """Exact quadratic data step :math:`(A^TA + \\mu I + \\gamma R^TR)x = A^Ty + \\mu z + r`.
+
+        The general form behind :meth:`prox_data` (``reg_weight = 0``), Tikhonov
+        (``mu = 0``, ``reg``/``reg_weight`` = the regulariser and :math:`\\lambda`) and
+        the x-step of gradient-split HQS (``rhs`` = :math:`\\gamma D^T w`).
+        ``reg`` is periodic on the solve grid (``"identity"``, ``"gradient"``,
+        ``"laplacian"``); the other parameters are those of :meth:`prox_data`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from hybrid_deblur.physics import Blur
+        >>> A = Blur(np.ones((3, 3)) / 9, "zero")
+        >>> y = np.random.default_rng(0).random((20, 20))
+        >>> x = A.solve_normal(y, reg="gradient", reg_weight=1e-2)
+        >>> x.shape
+        (20, 20)
+        """
+        return _ds.solve_normal(self, y, mu=mu, z=z, reg=reg, reg_weight=reg_weight, rhs=rhs,
+                                x0=x0, method=method, tol=tol, maxiter=maxiter,
+                                return_info=return_info)
+
+    def wiener(self, y: Any, nsr: Any, *, reg: str = "identity", reg_power: Any = None):
+        """Wiener / Tikhonov filter :math:`\\bar H Y / (|H|^2 + \\mathrm{nsr}\\,|R|^2)` on ``y``'s grid.
+
+        The circular (periodic) filter, the one closed-form deconvolution of the
+        toolkit: :func:`hybrid_deblur.solvers.wiener` / ``tikhonov`` extend ``y`` onto
+        a larger grid and call it, the learned Wiener layers call it on feature maps.
+        ``nsr``: scalar, one value per leading item, or an array broadcasting on the
+        rfft grid; ``reg_power`` overrides :math:`|R|^2` (else from ``reg``).
+        The denominator is floored, so ``nsr = 0`` never gives NaN.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from hybrid_deblur.physics import Blur
+        >>> A = Blur(np.ones((3, 3)) / 9, "circular")
+        >>> x = np.random.default_rng(0).random((16, 16))
+        >>> bool(np.allclose(A.wiener(A(x), 1e-12), x, atol=1e-3))
+        True
+        """
+        return _ds.wiener_filter(self, y, nsr, reg=reg, reg_power=reg_power)
+
+    def rl_update(self, x: Any, y: Any, *, weights: Any = None, norm: Any = None,
+                  power: Any = 1.0, eps: float | None = None):
+        """One Richardson–Lucy step :math:`x\\,[A^T(w\\,y / Ax) / A^Tw]^{p}`.
+
+        ``weights`` :math:`w` (default 1) marks observed / trusted pixels, ``norm`` may
+        pass a precomputed :math:`A^Tw`, ``power`` :math:`p` is the relaxation exponent
+        (1 = plain RL; a scalar or one per leading item, learned in unrolled RL).
+        Divisions are guarded by ``eps`` (dtype-relative default).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from hybrid_deblur.physics import Blur
+        >>> A = Blur(np.ones((3, 3)) / 9, "circular")
+        >>> y = A(np.random.default_rng(0).random((16, 16)) + 0.1)
+        >>> x1 = A.rl_update(np.full((16, 16), y.mean()), y)
+        >>> bool(np.isclose(x1.sum(), y.sum()))      # RL preserves flux
+        True
+        """
+        return _ds.rl_update(self, x, y, weights=weights, norm=norm, power=power, eps=eps)
 
     def adjoint_test(self, shape: Sequence[int] | None = None, *, dtype=np.float64,
                      seed: int = 0, like: Any = None) -> float:

@@ -1,230 +1,91 @@
-"""Half-quadratic splitting with sparse gradient priors (Krishnan & Fergus 2009).
+"""Half-quadratic splitting with a pluggable z-step: gradient priors or any denoiser.
 
-Solves :math:`\\min_x \\tfrac{\\lambda}{2}\\|k * x - y\\|^2 + \\sum_i |\\nabla_i x|^\\alpha`
-(:math:`\\alpha = 1`: total variation; :math:`\\alpha = 2/3` or :math:`1/2`:
-hyper-Laplacian, the heavy-tailed gradient statistics of natural images) by
-alternating a closed-form FFT x-step and a per-pixel w-step with analytic roots,
-while the splitting weight :math:`\\beta` grows.
+One iterator, :class:`HQS`, serves the classical sparse-gradient deconvolution
+(Krishnan & Fergus 2009), plug-and-play restoration with a denoiser (DPIR, Zhang et al.
+2021) and the unrolled networks (the same iteration with learned per-step parameters).
+Energy (one meaning of ``lam`` across the toolkit: the weight of the *prior*):
 
-``boundary="auto"`` (default) is ring-free: the observation is the valid part of
-a larger unknown scene, and the data term is split once more with
-:math:`u \\approx k * x` on a periodic grid of size ``>= n + k - 1``; the u-step is
-element-wise (observed pixels blend data and model, unobserved ones follow the
-model), so every step stays closed-form (Almeida & Figueiredo 2013 style). Measured on
-BSD68 x Levin kernels (valid blur, sigma = 0.01) it beats reflect-padding + FFT x-step by
-~0.6 dB at the same cost, so no CG inner solver is needed.
+.. math:: \\min_x \\tfrac12\\|A x - y\\|^2 + \\mathrm{lam}\\;\\Phi(x)
+
+with :math:`A` the :class:`~hybrid_deblur.physics.Blur` operator of ``boundary``.
+
+* ``prior="tv"`` / ``"hyper_laplacian"``: :math:`\\Phi = \\sum_i |\\nabla_i x|^\\alpha`, split
+  :math:`w \\approx \\nabla x`; z-step = per-pixel shrinkage (:func:`hqs_w_step`), x-step =
+  :meth:`Blur.solve_normal` with the gradient regulariser (weight :math:`\\mathrm{lam}\\,\\beta`)
+  while :math:`\\beta` grows.
+* ``prior=callable``: ``prior(v, sigma) -> z`` is a denoiser (``v`` the current ``x``,
+  ``sigma`` the denoising level on the [0, 1] scale); split :math:`z \\approx x`; x-step =
+  :meth:`Blur.prox_data` with weight :math:`\\mu_k`, z-step = ``prior(x, sigma_k)``, DPIR
+  schedule by default (:func:`~hybrid_deblur.solvers.auto.dpir_schedule`).
+
+``boundary="auto"`` (default) solves the honest ``valid`` problem (the photo is the valid
+part of a larger scene) on the operator's FFT grid and returns the observed frame; its
+x-steps are majorise-minimise steps (``data_solver="mm"``: one FFT division per step, ring
+free); ``"valid"`` returns the whole scene; ``"circular"`` is exact FFT; ``"reflect"`` /
+``"replicate"`` / ``"zero"`` solve the ``Blur(k, b)`` model by conjugate gradients.
 
 Examples
 --------
 >>> import numpy as np
 >>> from hybrid_deblur.physics import Blur
->>> from hybrid_deblur.solvers import hqs, hqs_w_step
+>>> from hybrid_deblur.solvers import HQS, hqs
 >>> rng = np.random.default_rng(0)
 >>> y = Blur(np.ones((5, 5)) / 25, "valid")(rng.random((70, 70)))
->>> hqs(y, np.ones((5, 5)) / 25, lam=2000.0).shape
+>>> hqs(y, np.ones((5, 5)) / 25, sigma=0.01).shape
 (66, 66)
->>> float(hqs_w_step(np.array([0.5]), 10.0, 1.0)[0])     # soft threshold at 1/beta
-0.4
+>>> smooth = lambda v, s: v                    # any denoiser prior(v, sigma) -> z
+>>> HQS(y, np.ones((5, 5)) / 25, prior=smooth, sigma=0.01).run().shape
+(66, 66)
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from .. import backend as B
+from ..physics.blur import Blur
 from ..physics.boundary import pad
+from ..physics.differences import divergence, gradient
 from . import _common as C
-from .noise_level import estimate_noise
+from .auto import auto_parameters, check_sigma, hqs_prior_weight
+from .shrinkage import hqs_w_step
 
 __all__ = ["HQS", "auto_lambda", "hqs", "hqs_hl", "hqs_tv", "hqs_w_step", "hqs_x_step"]
 
 _PRIORS = ("tv", "hyper_laplacian")
+_DATA_SOLVERS = ("mm", "cg")
 
 
-# ============================================================================ x-step
 def hqs_x_step(y_hat: Any, H: Any, z: Any, mu: Any, *, ndim: int = 2):
-    """Closed-form data step of plug-and-play / unrolled HQS (NumPy, CuPy, torch + autograd).
+    """Deprecated: use :meth:`hybrid_deblur.physics.Blur.prox_data` (``boundary="circular"``).
 
-    Parameters
-    ----------
-    y_hat : complex array, shape (..., n1, ..., nd // 2 + 1)
-        :math:`\\overline{H}\\,\\mathcal F y`, the rfft of the back-projected data
-        (precompute it once: ``H.conj() * backend.rfftn(y, axes=...)``).
-    H : complex array
-        The OTF on the same rfft grid (``Blur(psf).otf(shape, like=y)``).
-    z : array, shape (..., n1, ..., nd)
-        The current prior / denoiser estimate (image domain).
-    mu : float or array
-        Penalty weight :math:`\\mu` (scalar, or e.g. shape (B, 1, 1, 1) for a batch).
-    ndim : int
-        Number of spatial axes.
-
-    Returns
-    -------
-    x : array, the spatial shape of ``z``
-
-    Notes
-    -----
-    Exact minimiser of :math:`\\|k \\circledast x - y\\|^2 + \\mu \\|x - z\\|^2`
-    (circular convolution on the grid of ``z``):
-
-    .. math:: x = \\mathcal F^{-1}\\Big[\\frac{\\hat y + \\mu\\, \\mathcal F z}
-              {|H|^2 + \\mu}\\Big].
+    Closed-form circular step :math:`\\mathcal F^{-1}[(\\hat y + \\mu Z)/(|H|^2 + \\mu)]`
+    with :math:`\\hat y = \\bar H Y`, kept for one release.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from hybrid_deblur import backend as B
     >>> from hybrid_deblur.physics import Blur
-    >>> from hybrid_deblur.solvers import hqs_x_step
-    >>> y = np.random.default_rng(0).random((32, 32))
-    >>> H = Blur(np.ones((3, 3)) / 9).otf((32, 32), like=y)
-    >>> x = hqs_x_step(H.conj() * B.rfftn(y), H, y, 0.1)
+    >>> A = Blur(np.ones((3, 3)) / 9, "circular")
+    >>> y = np.random.default_rng(0).random((16, 16))
+    >>> x = A.prox_data(y, y, 0.1)                  # the replacement
     >>> x.shape
-    (32, 32)
+    (16, 16)
     """
-    ax = C.axes(ndim)
-    shape = C.spatial(z, ndim)
+    warnings.warn("hqs_x_step is deprecated; use Blur(psf, 'circular').prox_data(z, y, mu)",
+                  DeprecationWarning, stacklevel=2)
+    ax = tuple(range(-ndim, 0))
+    shape = tuple(int(v) for v in z.shape[-ndim:])
     Z = B.rfftn(z, axes=ax)
-    num = y_hat + mu * Z
-    den = C.abs2(H) + mu
-    return B.irfftn(num / den, s=shape, axes=ax)
-
-
-# ============================================================================ w-step
-def _cbrt(xp, a):
-    if B.is_torch(a):
-        return a.sign() * a.abs() ** (1.0 / 3.0)
-    return xp.cbrt(a)
-
-
-def _clamp(xp, a, lo, hi):
-    if B.is_torch(a):
-        return a.clamp(lo, hi)
-    return xp.clip(a, lo, hi)
-
-
-def _w_half(xp, av, beta):
-    """Largest positive stationary point of ``sqrt(w) + beta/2 (w - v)^2`` (0 if none), v >= 0."""
-    q = 1.0 / (2.0 * beta)
-    vs = C.maximum(xp, av, 1e-30)
-    arg = -(3.0 * q / (2.0 * vs)) * xp.sqrt(3.0 / vs)
-    ok = arg >= -1.0
-    theta = xp.acos(_clamp(xp, arg, -1.0, 1.0))
-    t = 2.0 * xp.sqrt(vs / 3.0) * xp.cos(theta / 3.0)
-    w = t * t
-    return xp.where(ok, w, xp.zeros_like(w))
-
-
-def _w_two_thirds(xp, av, beta):
-    """Largest positive stationary point of ``w^(2/3) + beta/2 (w - v)^2`` (0 if none), v >= 0.
-
-    With :math:`t = w^{1/3}` the stationarity condition is the depressed quartic
-    :math:`t^4 - v t + r = 0`, :math:`r = 2/(3\\beta)`, solved by Ferrari's method:
-    the resolvent cubic :math:`m^3 - r m - v^2/8 = 0` has one positive root and
-    :math:`t = (\\sqrt{2m} + \\sqrt{4s - 2m})/2`, :math:`s = v / (2\\sqrt{2m})`.
-    """
-    r = 2.0 / (3.0 * beta)
-    v2 = av * av
-    delta = v2 * v2 / 256.0 - r ** 3 / 27.0
-    # one real root (Cardano) where delta >= 0, three (trigonometric, largest) otherwise
-    sd = xp.sqrt(C.maximum(xp, delta, 0.0))
-    m1 = _cbrt(xp, v2 / 16.0 + sd) + _cbrt(xp, v2 / 16.0 - sd)
-    arg = _clamp(xp, (3.0 * v2 / (16.0 * r)) * float(np.sqrt(3.0 / r)), -1.0, 1.0)
-    m2 = 2.0 * float(np.sqrt(r / 3.0)) * xp.cos(xp.acos(arg) / 3.0)
-    m = xp.where(delta >= 0, m1, m2)
-    m = C.maximum(xp, m, 1e-30)
-    sq = xp.sqrt(2.0 * m)
-    s = av / (2.0 * sq)
-    disc = 4.0 * s - 2.0 * m
-    t = (sq + xp.sqrt(C.maximum(xp, disc, 0.0))) / 2.0
-    w = t * t * t
-    return xp.where(disc >= 0, w, xp.zeros_like(w))
-
-
-def _w_newton(xp, av, beta, alpha, iters: int = 12):
-    """Generic alpha in (0, 1): Newton on the derivative from w = v (monotone, convex branch)."""
-    wc = (alpha * (1.0 - alpha) / beta) ** (1.0 / (2.0 - alpha))
-    w = av + 0
-    for _ in range(iters):
-        ws = C.maximum(xp, w, wc)
-        g = alpha * ws ** (alpha - 1.0) + beta * (ws - av)
-        h = alpha * (alpha - 1.0) * ws ** (alpha - 2.0) + beta
-        w = ws - g / C.maximum(xp, h, 1e-30)
-    g = alpha * C.maximum(xp, w, 1e-30) ** (alpha - 1.0) + beta * (w - av)
-    ok = (w > wc) & (abs(g) < 1e-3 * (1.0 + beta * av))
-    return xp.where(ok, w, xp.zeros_like(w))
-
-
-def hqs_w_step(v: Any, beta: float, alpha: float):
-    """Per-pixel minimiser of :math:`|w|^\\alpha + \\tfrac{\\beta}{2}(w - v)^2`.
-
-    Parameters
-    ----------
-    v : array
-        The current gradients (any backend).
-    beta : float
-        Splitting weight (> 0).
-    alpha : float
-        Exponent in (0, 1]: 1 = soft threshold (TV); 1/2 and 2/3 analytic roots
-        (cubic / Ferrari quartic, Krishnan & Fergus 2009); others by Newton.
-
-    Returns
-    -------
-    w : array like ``v``
-
-    Notes
-    -----
-    For :math:`\\alpha < 1` the candidate is the largest stationary point on the
-    side of ``sign(v)``; it is kept only when its energy is below that of
-    :math:`w = 0` (the global minimum is one of the two).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hybrid_deblur.solvers import hqs_w_step
-    >>> w = hqs_w_step(np.array([-1.0, 0.01, 2.0]), 100.0, 2 / 3)
-    >>> bool(w[1] == 0.0) and bool(w[0] < 0 < w[2])
-    True
-    """
-    beta = C.check_positive("beta", beta, allow_none=False)
-    alpha = float(alpha)
-    if not 0 < alpha <= 1:
-        raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
-    xp = B.namespace(v)
-    av = abs(v)
-    if alpha == 1.0:
-        return xp.sign(v) * C.maximum(xp, av - 1.0 / beta, 0.0)
-    if abs(alpha - 0.5) < 1e-12:
-        w = _w_half(xp, av, beta)
-    elif abs(alpha - 2.0 / 3.0) < 1e-12:
-        w = _w_two_thirds(xp, av, beta)
-    else:
-        w = _w_newton(xp, av, beta, alpha)
-    e_w = w ** alpha + 0.5 * beta * (w - av) ** 2
-    e_0 = 0.5 * beta * av * av
-    w = xp.where(e_w < e_0, w, xp.zeros_like(w))
-    return xp.sign(v) * w
-
-
-# ============================================================================ lambda
-#: alpha -> (c, p): lambda = c / sigma**p, measured best on BSD68 x Levin kernels (valid blur,
-#: sigma 0.01 and 0.03). p = 2 - alpha is the scale-invariant exponent; for TV the
-#: measured optimum moves faster with sigma (p = 1.7).
-_LAMBDA_C = {1.0: (0.51, 1.7), 2.0 / 3.0: (5.0, 4.0 / 3.0), 0.5: (3.0, 1.5)}
+    return B.irfftn((y_hat + mu * Z) / (H.real ** 2 + H.imag ** 2 + mu), s=shape, axes=ax)
 
 
 def auto_lambda(sigma: float, alpha: float) -> float:
-    """Data weight of :func:`hqs` from the noise level: ``c / sigma**p``.
-
-    The energy :math:`\\frac{\\lambda}{2}\\|k*x-y\\|^2 + \\sum|\\nabla x|^\\alpha` is
-    invariant when intensities scale by :math:`s` and :math:`\\lambda` by
-    :math:`s^{\\alpha-2}`, so :math:`p = 2 - \\alpha` is natural (used for
-    :math:`\\alpha` = 2/3 and 1/2, ``c`` = 5 and 3); for TV the measured best
-    follows :math:`p = 1.7`, ``c = 0.51``. Other exponents use the nearest entry.
+    """Deprecated data weight ``1 / lam`` of the old ``hqs`` (``lam`` now weighs the prior).
 
     Examples
     --------
@@ -232,208 +93,240 @@ def auto_lambda(sigma: float, alpha: float) -> float:
     >>> round(auto_lambda(0.01, 2 / 3))
     2321
     """
-    s = max(float(sigma), 1e-4)
-    a = float(alpha)
-    c, p = min(_LAMBDA_C.items(), key=lambda kv: abs(kv[0] - a))[1]
-    return c / s ** p
+    return 1.0 / hqs_prior_weight(sigma, alpha)
 
 
-# ============================================================================ solver
+def _default_betas(inner: int) -> list[float]:
+    levels, b = [], 1.0
+    while b <= 2.0 ** 10 * 1.0001:
+        levels.append(b)
+        b *= 2.0 * np.sqrt(2.0)
+    return [bb for bb in levels for _ in range(int(inner))]
+
+
+def _positive_list(name, seq):
+    out = []
+    for v in seq:
+        out.append(C.check_positive(name, v, allow_none=False))
+    if not out:
+        raise ValueError(f"{name} must not be empty")
+    return out
+
+
 class HQS:
-    """Krishnan–Fergus half-quadratic splitting as an ``init`` / ``step`` / ``run`` machine.
+    """Half-quadratic splitting as an ``init`` / ``step`` / ``run`` state machine.
 
     Parameters
     ----------
     y : array, shape (..., H, W)
-        Observed image.
+        Observed image (NumPy, CuPy or torch; dtype kept).
     psf : array
-        Blur kernel.
-    prior : {"hyper_laplacian", "tv"}
-        Gradient prior; ``"tv"`` forces ``alpha = 1``.
+        Blur kernel (one per channel allowed).
+    prior : {"hyper_laplacian", "tv"} or callable
+        Gradient prior, or a denoiser ``prior(v, sigma) -> z`` (same shape/backend).
     alpha : float
-        Exponent of the hyper-Laplacian prior (default 2/3).
+        Hyper-Laplacian exponent in (0, 1] (default 2/3; ``"tv"`` forces 1).
     lam : float, optional
-        Data weight :math:`\\lambda`; ``None``: :func:`auto_lambda` of the noise level.
+        Prior weight (gradient priors; ``None``: :func:`~hybrid_deblur.solvers.auto_parameters`).
+        For a denoiser prior, the DPIR trade-off :math:`\\lambda` (default 0.23).
+    sigma : float, optional
+        Noise level of ``y`` (estimated and floored when None).
     beta_schedule : sequence of float, optional
-        The splitting weights, one per step (default: geometric from 1 by
-        :math:`2\\sqrt 2` up to 2**10, each repeated ``inner`` times).
+        Gradient priors: splitting weights, one per step (default geometric from 1 by
+        :math:`2\\sqrt2` to 2**10, each repeated ``inner`` times).
     inner : int
-        Steps per beta value in the default schedule (default 2).
+        Steps per beta level of the default schedule (default 2).
+    mu_schedule, sigma_schedule : sequence of float, optional
+        Denoiser prior: per-step data-step weights :math:`\\mu_k` and denoiser levels
+        :math:`\\sigma_k` (default: the DPIR schedule of ``num_iter`` steps, 8).
+    num_iter : int, optional
+        Denoiser prior: number of steps of the default schedule.
     boundary : {"auto", "valid", "circular", "reflect", "replicate", "zero"}
-        ``"auto"``/``"valid"``: masked valid-mode problem with the u-split (returns the
-        observed frame / the whole scene); ``"circular"``: periodic;
-        ``"reflect"``/``"replicate"``/``"zero"``: extend ``y`` with that mode + edge
-        taper, solve periodically, crop.
+        The model the data were blurred with (see the module notes).
+    data_solver : {"mm", "cg"}, optional
+        x-step solver of the non-circular models: majorise-minimise (default for
+        ``auto``/``valid``) or conjugate gradients (default, and required, for the
+        padded models).
+    data_iters : int, optional
+        Iterations of the x-step solver per HQS step (default 1 for ``mm``; CG runs to
+        its tolerance, capped at 50, unless given).
     ndim : int
         Spatial axes (2 or 3).
-    sigma : float, optional
-        Noise level for the automatic lambda (estimated if None; estimates below
-        ``NOISE_FLOOR`` = 0.005 are raised to it, see :mod:`hybrid_deblur.solvers`).
+    x0 : array, optional
+        Initial estimate, in the returned frame or on the solve grid.
+
+    Attributes
+    ----------
+    x : array
+        Current iterate on the solve grid (:meth:`result` gives the returned frame).
+    z : array
+        Current z (denoiser output; gradient priors: ``x``).
+    iteration : int
+    info : dict
+        Diagnostics of the last :meth:`run`.
     """
 
-    def __init__(self, y: Any, psf: Any, *, prior: str = "hyper_laplacian", alpha: float = 2 / 3,
-                 lam: Any = None, beta_schedule: Sequence[float] | None = None, inner: int = 2,
-                 boundary: str = "auto", ndim: int = 2, sigma: Any = None, x0: Any = None):
-        C.check_choice("prior", prior, _PRIORS)
+    def __init__(self, y: Any, psf: Any, *, prior: Any = "hyper_laplacian", alpha: float = 2 / 3,
+                 lam: Any = None, sigma: Any = None, beta_schedule: Sequence[float] | None = None,
+                 inner: int = 2, mu_schedule: Sequence[float] | None = None,
+                 sigma_schedule: Sequence[float] | None = None, num_iter: int | None = None,
+                 boundary: str = "auto", data_solver: str | None = None,
+                 data_iters: int | None = None, ndim: int = 2, x0: Any = None):
         C.check_choice("boundary", boundary, C.SOLVER_BOUNDARIES)
-        y, psf, op = C.prepare(y, psf, ndim=ndim)
-        self.y, self.psf, self.op, self.ndim, self.boundary = y, psf, op, ndim, boundary
-        self.alpha = 1.0 if prior == "tv" else float(alpha)
-        if not 0 < self.alpha <= 1:
-            raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
-        self.prior = prior
-        if lam is None:
-            s = sigma if sigma is not None else np.maximum(estimate_noise(y, ndim=ndim),
-                                                           C.NOISE_FLOOR)
-            s = float(np.sqrt(np.mean(np.asarray(s, dtype=np.float64) ** 2)))
-            lam = auto_lambda(s, self.alpha)
-            self.sigma = s
-        else:
-            self.sigma = sigma
-        self.lam = C.check_positive("lam", lam, allow_none=False)
+        self.pnp = callable(prior)
+        if not self.pnp:
+            C.check_choice("prior", prior, _PRIORS)
+        check_sigma(sigma)
+        y, psf, _ = C.prepare(y, psf, ndim=ndim)
+        self.y, self.psf, self.ndim, self.boundary, self.prior = y, psf, ndim, boundary, prior
+        model = "valid" if boundary == "auto" else boundary
+        self.op = Blur(psf, model, ndim=ndim, normalize=False)
+        if data_solver is None:
+            data_solver = "mm" if model == "valid" else "cg"
+        C.check_choice("data_solver", data_solver, _DATA_SOLVERS)
+        if data_solver == "mm" and model not in ("valid", "circular"):
+            raise ValueError(f"data_solver='mm' needs boundary 'auto', 'valid' or 'circular'; "
+                             f"got boundary={boundary!r}: use data_solver='cg'")
+        self.data_solver = data_solver
+        if data_iters is not None and (isinstance(data_iters, bool) or not isinstance(
+                data_iters, (int, np.integer)) or data_iters < 1):
+            raise ValueError(f"data_iters must be a positive integer, got {data_iters!r}")
+        self.data_iters = data_iters if data_iters is not None else (1 if data_solver == "mm"
+                                                                     else 50)
+        self.data_tol = 0.0 if data_iters is not None else None
         if isinstance(inner, bool) or not isinstance(inner, (int, np.integer)) or inner < 1:
             raise ValueError(f"inner must be a positive integer, got {inner!r}")
-        if beta_schedule is None:
-            levels = []
-            b = 1.0
-            while b <= 2.0 ** 10 * 1.0001:
-                levels.append(b)
-                b *= 2.0 * np.sqrt(2.0)
-            beta_schedule = [bb for bb in levels for _ in range(int(inner))]
-        sched = [C.check_positive("beta_schedule entry", b, allow_none=False)
-                 for b in beta_schedule]
-        if not sched:
-            raise ValueError("beta_schedule must not be empty")
-        self.beta_schedule = sched
-        self.x0 = x0
-        self.xp = B.namespace(y)
-        n = C.spatial(y, ndim)
-        if boundary in ("auto", "valid"):
-            self.geom = C.masked_geometry(n, op.ksize, boundary)
-        elif boundary == "circular":
-            self.geom = C.circular_geometry(n)
+        if self.pnp:
+            self.alpha = None
+            dl = 0.23 if lam is None else C.check_positive("lam", lam, allow_none=False)
+            if mu_schedule is None or sigma_schedule is None:
+                from .auto import dpir_schedule
+                p = auto_parameters("hqs_pnp", y, sigma=sigma, ndim=ndim)
+                s = float(np.sqrt(np.mean(np.asarray(p["sigma"]) ** 2)))
+                sig, mu = dpir_schedule(s, 8 if num_iter is None else num_iter, lam=dl)
+                mu_schedule = mu if mu_schedule is None else mu_schedule
+                sigma_schedule = sig if sigma_schedule is None else sigma_schedule
+                self.sigma = p["sigma"]
+            else:
+                self.sigma = None if sigma is None else check_sigma(sigma).tolist()
+            self.mu_schedule = _positive_list("mu_schedule", mu_schedule)
+            self.sigma_schedule = _positive_list("sigma_schedule", sigma_schedule)
+            if len(self.mu_schedule) != len(self.sigma_schedule):
+                raise ValueError(f"mu_schedule and sigma_schedule must have the same length, "
+                                 f"got {len(self.mu_schedule)} and {len(self.sigma_schedule)}")
+            self.lam = dl
+            self.beta_schedule = None
+            self.n_steps = len(self.mu_schedule)
         else:
-            self.geom = C.padded_geometry(n, op.ksize, boundary)
-        self.x = None
+            self.alpha = 1.0 if prior == "tv" else float(alpha)
+            if not 0 < self.alpha <= 1:
+                raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+            if lam is None:
+                p = auto_parameters("hqs_tv" if prior == "tv" else "hqs_hl", y, sigma=sigma,
+                                    ndim=ndim, alpha=self.alpha)
+                lam, self.sigma = p["lam"], p["sigma"]
+            else:
+                self.sigma = None if sigma is None else check_sigma(sigma).tolist()
+            self.lam = C.check_positive("lam", lam, allow_none=False)
+            sched = _default_betas(inner) if beta_schedule is None else beta_schedule
+            self.beta_schedule = _positive_list("beta_schedule", sched)
+            self.n_steps = len(self.beta_schedule)
+        n = C.spatial(y, ndim)
+        self._n = n
+        self._scene = self.op.input_shape(n)
+        self._grid = self.op.fft_shape(self._scene) if model == "valid" else tuple(n)
+        self._off = tuple(k - 1 - k // 2 for k in self.op.ksize)
+        self.x0 = x0
+        self.x = self.z = None
         self.iteration = 0
-        self.residual = None
-        self.last_info: dict = {}
+        self.info: dict = {}
+
+    # ------------------------------------------------------------------ frames
+    def _out_region(self):
+        if self.boundary == "auto":
+            return C.region(self._off, self._n)
+        if self.boundary == "valid":
+            return C.region((0,) * self.ndim, self._scene)
+        return (Ellipsis,)
 
     def init(self):
-        """Set up OTFs, denominators and the initial estimate; returns ``self``."""
-        y, g, nd = self.y, self.geom, self.ndim
-        ax = C.axes(nd)
-        H = self.op.otf(g.grid, like=y)
-        self._H = H
-        self._H2 = C.abs2(H)
-        D2 = None
-        for v in C.frequency_grid(g.grid, self._H2):
-            D2 = v if D2 is None else D2 + v        # sum_i |D_i|^2 = sum_i (2 - 2 cos w_i)
-        self._D2 = D2
-        self._masked = g.masked
-        n = C.spatial(y, nd)
-        widths = [(o, G - o - s) for o, G, s in zip(g.y_offset, g.grid, n)]
-        if g.masked:
-            # data term split: lam_u/2 ||M u - y||^2 + rho/2 ||u - k*x||^2 == lam/2 ||M k*x - y||^2
-            gamma = 1.0
-            self._lam_u = self.lam * (1.0 + gamma) / gamma
-            self._rho = self.lam * (1.0 + gamma)
-            self._yreg = C.region(g.y_offset, n)
+        """Initial estimate on the solve grid (``y`` extended by replication); returns ``self``."""
+        y, nd = self.y, self.ndim
+        if self.op.boundary == "valid":
+            widths = [(o, g - o - s) for o, g, s in zip(self._off, self._grid, self._n)]
             x = pad(y, widths, "replicate")
-        elif g.padded:
-            mode = self.boundary if self.boundary in ("replicate", "zero") else "reflect"
-            ye = C.pad_observation(y, g, self.op, mode=mode)
-            self._HY = H.conj() * B.rfftn(ye, axes=ax)
-            x = ye
         else:
-            self._HY = H.conj() * B.rfftn(y, axes=ax)
-            x = y
+            x = y + 0
         if self.x0 is not None:
             x0 = B.asarray_like(B.as_float(self.x0, name="x0"), y)
             B.check_finite(x0, "x0")
-            if tuple(x0.shape[-nd:]) != tuple(g.out_shape):
-                raise ValueError(f"x0 must have spatial shape {tuple(g.out_shape)}, "
-                                 f"got {tuple(x0.shape)}")
-            x = x + 0
-            x[C.region(g.out_offset, g.out_shape)] = x0
-        self.x = x + 0
-        self._X = B.rfftn(self.x, axes=ax)
+            sh = tuple(int(v) for v in x0.shape[-nd:])
+            out_sh = tuple(self._n) if self.boundary == "auto" else (
+                tuple(self._scene) if self.boundary == "valid" else tuple(self._n))
+            if sh == tuple(self._grid):
+                x = x0 + 0 * x
+            elif sh == out_sh:
+                x = x + 0 * x0
+                x[self._out_region()] = x0
+            else:
+                raise ValueError(f"x0 must have spatial shape {out_sh} (or the solve grid "
+                                 f"{tuple(self._grid)}), got {tuple(x0.shape)}")
+        self.x = x
+        self.z = x
         self.iteration = 0
         return self
 
     def step(self):
-        """One HQS iteration at the next beta of the schedule; returns the grid iterate."""
+        """One HQS iteration (z-step and x-step at the next schedule entry); returns ``x``."""
         if self.x is None:
             self.init()
-        xp = self.xp
+        k = min(self.iteration, self.n_steps - 1)
         nd = self.ndim
-        ax = C.axes(nd)
-        g = self.geom
-        k = min(self.iteration, len(self.beta_schedule) - 1)
-        beta = self.beta_schedule[k]
-        # w-step on the gradients, then the adjoint of the gradient of w
-        gx = C.grad(self.x, nd)
-        ws = [hqs_w_step(v, beta, self.alpha) for v in gx]
-        del gx
-        divw = C.div(ws, nd)  # = -grad^T w
-        del ws
-        RHS = B.rfftn(divw, axes=ax)
-        RHS = C.imul(RHS, -beta)
-        if self._masked:
-            Kx = B.irfftn(self._X * self._H, s=g.grid, axes=ax)
-            u = Kx
-            core = u[self._yreg]
-            if self._track:
-                d = core - self.y
-                self.residual = float(np.sqrt(float((d * d).sum())
-                                              / max(float((self.y * self.y).sum()), 1e-300)))
-            blended = (self._lam_u * self.y + self._rho * core) / (self._lam_u + self._rho)
-            if isinstance(u, np.ndarray):
-                core[...] = blended
-            else:
-                u = u + 0
-                u[self._yreg] = blended
-            U = B.rfftn(u, axes=ax)
-            del u, Kx
-            RHS = RHS + self._rho * (U * self._H.conj())
-            den = self._rho * self._H2 + beta * self._D2
+        kw = dict(method=self.data_solver, maxiter=self.data_iters, tol=self.data_tol)
+        if self.pnp:
+            mu = self.mu_schedule[k]
+            self.x = self.op.prox_data(self.z, self.y, mu, **kw)     # starts at z
+            self.z = self.prior(self.x, self.sigma_schedule[k])
         else:
-            RHS = RHS + self.lam * self._HY
-            den = self.lam * self._H2 + beta * self._D2
-            if self._track:
-                Kx = B.irfftn(self._X * self._H, s=g.grid, axes=ax)
-                core = Kx[C.region(g.y_offset, C.spatial(self.y, nd))]
-                d = core - self.y
-                self.residual = float(np.sqrt(float((d * d).sum())
-                                              / max(float((self.y * self.y).sum()), 1e-300)))
-        self._X = RHS / den
-        self.x = B.irfftn(self._X, s=g.grid, axes=ax)
+            beta = self.beta_schedule[k]
+            ws = [hqs_w_step(g, beta, self.alpha) for g in gradient(self.x, nd)]
+            g = self.lam * beta
+            rhs = divergence(ws, nd) * (-g)
+            del ws
+            self.x = self.op.solve_normal(self.y, reg="gradient", reg_weight=g, rhs=rhs,
+                                          x0=self.x, **kw)
+            self.z = self.x
         self.iteration += 1
-        del xp
         return self.x
 
     def result(self):
+        """The current estimate (``z``) in the returned frame (a copy)."""
         if self.x is None:
             self.init()
-        return self.geom.crop(self.x) + 0 if self.geom.boundary != "circular" else self.x + 0
+        return self.z[self._out_region()] + 0
 
-    def run(self, iterations: int | None = None, *, callback: Callable | None = None,
+    def residual(self) -> float:
+        """Relative data residual ``||A x - y|| / ||y||`` of the current estimate."""
+        zz = self.z[(Ellipsis,) + tuple(slice(0, n) for n in self._scene)]
+        d = self.op.A(zz) - self.y
+        return float(np.sqrt(float((d * d).sum()) / max(float((self.y * self.y).sum()), 1e-300)))
+
+    def run(self, num_iter: int | None = None, *, callback: Callable | None = None,
             reference: Any = None, progress: bool = False):
-        """Run ``iterations`` steps (default: the whole beta schedule) and return the estimate.
+        """Run ``num_iter`` steps (default: the whole schedule) and return the estimate.
 
         ``callback(iteration, x, residual, psnr)`` is called after every step with the
-        estimate in the output frame (``psnr`` None without ``reference``).
+        estimate in the returned frame (``psnr`` None without ``reference``).
         """
         t = C.Timer()
         if self.x is None:
             self.init()
-        total = len(self.beta_schedule) if iterations is None else iterations
+        total = self.n_steps if num_iter is None else num_iter
         if isinstance(total, bool) or not isinstance(total, (int, np.integer)) or total < 0:
-            raise ValueError(f"iterations must be a non-negative integer, got {iterations!r}")
+            raise ValueError(f"num_iter must be a non-negative integer, got {num_iter!r}")
         reference = C.check_reference(reference, tuple(self.y.shape[:-self.ndim])
-                                      + tuple(self.geom.out_shape))
-        self._track = callback is not None
-        bar = C.progress_bar(total, progress, f"hqs-{self.prior}")
+                                      + tuple(self.result().shape[-self.ndim:]))
+        bar = C.progress_bar(total, progress, "hqs")
         try:
             for _ in range(int(total)):
                 self.step()
@@ -441,27 +334,28 @@ class HQS:
                 if callback is not None:
                     xf = self.result()
                     ps = C.psnr(xf, reference) if reference is not None else None
-                    callback(self.iteration, xf, self.residual, ps)
+                    callback(self.iteration, xf, self.residual(), ps)
         finally:
             bar.close()
-        self.last_info = {"iterations": self.iteration, "lam": self.lam, "alpha": self.alpha,
-                          "prior": self.prior, "sigma": self.sigma,
-                          "boundary": self.boundary, "grid": list(self.geom.grid),
-                          "beta_final": self.beta_schedule[min(self.iteration,
-                                                               len(self.beta_schedule)) - 1]
-                          if self.iteration else None,
-                          "time": t()}
+        self.info = {"iterations": self.iteration, "lam": self.lam, "alpha": self.alpha,
+                     "prior": self.prior if not self.pnp else "denoiser", "sigma": self.sigma,
+                     "boundary": self.boundary, "grid": list(self._grid),
+                     "data_solver": self.data_solver, "time": t()}
+        if self.pnp:
+            self.info.update(mu_schedule=self.mu_schedule, sigma_schedule=self.sigma_schedule)
+        else:
+            self.info["beta_final"] = (self.beta_schedule[min(self.iteration, self.n_steps) - 1]
+                                       if self.iteration else None)
         return self.result()
 
-    _track = False
 
-
-def hqs(y: Any, psf: Any, *, prior: str = "hyper_laplacian", alpha: float = 2 / 3,
-        lam: Any = None, iterations: int | None = None,
-        beta_schedule: Sequence[float] | None = None, inner: int = 2, boundary: str = "auto",
-        ndim: int = 2, sigma: Any = None, callback: Callable | None = None,
-        reference: Any = None, progress: bool = False, return_info: bool = False):
-    """Fast sparse-gradient deconvolution by half-quadratic splitting (Krishnan & Fergus 2009).
+def hqs(y: Any, psf: Any, *, prior: Any = "hyper_laplacian", alpha: float = 2 / 3,
+        lam: Any = None, num_iter: int | None = None, sigma: Any = None,
+        beta_schedule: Sequence[float] | None = None, inner: int = 2,
+        boundary: str = "auto", data_solver: str | None = None, data_iters: int | None = None,
+        ndim: int = 2, x0: Any = None, callback: Callable | None = None, reference: Any = None,
+        progress: bool = False, return_info: bool = False, iterations: Any = None):
+    """Deconvolution by half-quadratic splitting (gradient priors or a denoiser).
 
     Parameters
     ----------
@@ -469,21 +363,22 @@ def hqs(y: Any, psf: Any, *, prior: str = "hyper_laplacian", alpha: float = 2 / 
         Blurred, noisy image (NumPy, CuPy or torch; dtype kept).
     psf : array
         Blur kernel (one per channel allowed).
-    prior : {"hyper_laplacian", "tv"}
+    prior : {"hyper_laplacian", "tv"} or callable
+        See :class:`HQS`.
     alpha : float
-        Hyper-Laplacian exponent (2/3 default; 1/2 analytic too; others by Newton).
+        Hyper-Laplacian exponent (2/3 default).
     lam : float, optional
-        Data weight; ``None`` = :func:`auto_lambda` from the (estimated) noise level.
-    iterations : int, optional
-        Number of steps (default: the length of the beta schedule).
-    beta_schedule, inner, boundary, ndim, sigma
-        See :class:`HQS`. ``boundary="auto"`` solves the masked valid-mode problem
-        (ring-free on real photos) and returns the frame of ``y``; ``"valid"`` returns
-        the whole scene (larger by ``k - 1``).
+        Prior weight; ``None``: :func:`~hybrid_deblur.solvers.auto_parameters`.
+    num_iter : int, optional
+        Number of steps (default: the whole schedule).
+    sigma, beta_schedule, inner, boundary, data_solver, data_iters, ndim, x0
+        See :class:`HQS`.
     callback, reference, progress
         See :meth:`HQS.run`.
     return_info : bool
-        Also return the diagnostics (lambda, iterations, timing...).
+        Also return the diagnostics (lam, iterations, timing...).
+    iterations : int, optional
+        Deprecated name of ``num_iter``.
 
     Returns
     -------
@@ -491,45 +386,64 @@ def hqs(y: Any, psf: Any, *, prior: str = "hyper_laplacian", alpha: float = 2 / 
 
     Notes
     -----
-    With the splitting :math:`w \\approx \\nabla x`:
-    w-step :math:`w = \\arg\\min |w|^\\alpha + \\frac\\beta2 (w - \\nabla x)^2` per pixel
-    (:func:`hqs_w_step`); x-step
+    Gradient priors, :math:`\\tfrac12\\|Ax-y\\|^2 + \\mathrm{lam}\\sum|\\nabla x|^\\alpha` with
+    :math:`w \\approx \\nabla x`: w-step per pixel (:func:`hqs_w_step`), x-step
 
-    .. math:: X = \\frac{\\lambda \\overline H Y + \\beta \\sum_i \\overline{D_i} W_i}
-              {\\lambda |H|^2 + \\beta \\sum_i |D_i|^2}.
+    .. math:: (A^TA + \\mathrm{lam}\\,\\beta\\,D^TD)\\,x = A^Ty + \\mathrm{lam}\\,\\beta\\,D^Tw
 
-    In the masked model the data term is split with :math:`u \\approx k * x`; with
-    :math:`\\lambda_u = 2\\lambda`, :math:`\\rho = 2\\lambda` the partial minimum over
-    :math:`u` is exactly :math:`\\frac\\lambda2\\|M(k*x) - y\\|^2`, the u-step is
-    :math:`u = (\\lambda_u M^T y + \\rho\\, k*x)/(\\lambda_u M + \\rho)` and the x-step
-    uses :math:`\\rho \\overline H U` and :math:`\\rho |H|^2` in place of the data terms.
+    (:meth:`~hybrid_deblur.physics.Blur.solve_normal`; exact FFT for ``circular``).
+    Until this release ``lam`` was the *data* weight: the new ``lam`` is its inverse.
 
     Examples
     --------
     >>> import numpy as np
     >>> from hybrid_deblur.solvers import hqs
     >>> y = np.random.default_rng(0).random((40, 40))
-    >>> x, info = hqs(y, np.ones((3, 3)) / 9, prior="tv", lam=500.0, return_info=True)
+    >>> x, info = hqs(y, np.ones((3, 3)) / 9, prior="tv", lam=2e-3, return_info=True)
     >>> info["alpha"], x.shape
     (1.0, (40, 40))
     """
-    solver = HQS(y, psf, prior=prior, alpha=alpha, lam=lam, beta_schedule=beta_schedule,
-                 inner=inner, boundary=boundary, ndim=ndim, sigma=sigma)
-    x = solver.run(iterations, callback=callback, reference=reference, progress=progress)
-    hqs.last_info = solver.last_info
-    return (x, solver.last_info) if return_info else x
-
-
-hqs.last_info = {}
+    if iterations is not None:
+        warnings.warn("hqs(iterations=...) is deprecated; use num_iter=", DeprecationWarning,
+                      stacklevel=2)
+        if num_iter is not None:
+            raise TypeError("give num_iter or the deprecated iterations, not both")
+        num_iter = iterations
+    solver = HQS(y, psf, prior=prior, alpha=alpha, lam=lam, sigma=sigma,
+                 beta_schedule=beta_schedule, inner=inner, num_iter=num_iter if callable(prior)
+                 else None, boundary=boundary, data_solver=data_solver, data_iters=data_iters,
+                 ndim=ndim, x0=x0)
+    x = solver.run(None if callable(prior) else num_iter, callback=callback,
+                   reference=reference, progress=progress)
+    return (x, solver.info) if return_info else x
 
 
 def hqs_tv(y: Any, psf: Any, **kw: Any):
-    """:func:`hqs` with the total-variation prior (``alpha = 1``)."""
-    kw.pop("prior", None)
+    """:func:`hqs` with the total-variation prior (``alpha = 1``); same keywords.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.solvers import hqs_tv
+    >>> hqs_tv(np.random.default_rng(0).random((32, 32)), np.ones((3, 3)) / 9).shape
+    (32, 32)
+    """
+    if "prior" in kw:
+        raise TypeError("hqs_tv() got an unexpected keyword argument 'prior' (it is 'tv')")
     return hqs(y, psf, prior="tv", **kw)
 
 
 def hqs_hl(y: Any, psf: Any, **kw: Any):
-    """:func:`hqs` with the hyper-Laplacian prior (``alpha = 2/3`` unless given)."""
-    kw.pop("prior", None)
+    """:func:`hqs` with the hyper-Laplacian prior (``alpha = 2/3`` unless given).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.solvers import hqs_hl
+    >>> hqs_hl(np.random.default_rng(0).random((32, 32)), np.ones((3, 3)) / 9).shape
+    (32, 32)
+    """
+    if "prior" in kw:
+        raise TypeError("hqs_hl() got an unexpected keyword argument 'prior' "
+                        "(it is 'hyper_laplacian')")
     return hqs(y, psf, prior="hyper_laplacian", **kw)
