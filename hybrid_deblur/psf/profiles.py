@@ -7,8 +7,8 @@ Examples
 --------
 >>> from hybrid_deblur.psf.profiles import encircled_energy_radius
 >>> from hybrid_deblur.psf.shapes import disk
->>> round(encircled_energy_radius(disk(10.0), 1.0), 1)
-10.0
+>>> round(encircled_energy_radius(disk(10.0), 0.5), 1)    # r / sqrt(2) = 7.07 for a disk
+7.1
 """
 
 from __future__ import annotations
