@@ -1,4 +1,4 @@
-"""Image IO: sRGB curve, per-format round trips, 16-bit PNG codec, atomic writes, errors."""
+"""Image IO: sRGB curve, per-format round trips, 16-bit PNG (imagecodecs), atomic writes, errors."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ def test_png16_codec_cross_checked_with_pillow(tmp_path):
 
     rng = np.random.default_rng(3)
     grey = rng.integers(0, 65536, size=(19, 26), dtype=np.uint16)
-    # a grey 16-bit PNG written by Pillow is decoded by our codec
+    # a grey 16-bit PNG written by Pillow is decoded by imagecodecs
     Image.fromarray(grey).save(tmp_path / "g.png")
     np.testing.assert_array_equal(io.imread(tmp_path / "g.png", linear=False, scale=False), grey)
     # and a grey 16-bit PNG written by us is read exactly by Pillow
@@ -114,20 +114,78 @@ def test_png16_codec_cross_checked_with_pillow(tmp_path):
     np.testing.assert_array_equal(hi, np.moveaxis(rgb >> 8, 0, -1))
 
 
-@pytest.mark.parametrize("bpp", [2, 6])
-def test_png_unfilter_every_filter_type(bpp):
-    rng = np.random.default_rng(4)
-    raw = rng.integers(0, 256, size=(9, 5 * bpp), dtype=np.uint8)
-    raw[:, ::3] = raw[:, ::3] // 4  # some structure
-    filt = io._png_filter_all(raw, bpp)
-    types = np.arange(raw.shape[0]) % 5
-    rows = np.concatenate([types[:, None].astype(np.uint8), filt[types, np.arange(9)]], axis=1)
-    np.testing.assert_array_equal(io._png_unfilter_reference(rows, bpp), raw)
-    np.testing.assert_array_equal(io._png_unfilter(rows, bpp), raw)
-    bad = rows.copy()
-    bad[3, 0] = 7
-    with pytest.raises(ValueError, match="filter type 7"):
-        io._png_unfilter(bad, bpp)
+def test_png16_interlaced_is_read(tmp_path):
+    """Adam7-interlaced 16-bit PNGs (refused by the old hand-written codec) decode exactly."""
+    from PIL import Image
+
+    grey = np.random.default_rng(5).integers(0, 65536, size=(21, 30), dtype=np.uint16)
+    Image.fromarray(grey).save(tmp_path / "i.png", interlace=1)
+    np.testing.assert_array_equal(io.imread(tmp_path / "i.png", linear=False, scale=False), grey)
+
+
+def test_16bit_gray_tiff_written_as_png_stays_16_bit(tmp_path):
+    """Issue 9/14: a 16-bit grey TIFF written to .png with the input's depth keeps 16 bits."""
+    import tifffile
+
+    raw = np.random.default_rng(6).integers(0, 65536, size=(24, 31), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "in.tif", raw)
+    assert io.image_bits(tmp_path / "in.tif") == 16
+    x = io.imread(tmp_path / "in.tif")
+    io.imwrite(tmp_path / "out.png", x, bits=io.image_bits(tmp_path / "in.tif"))
+    assert io.image_bits(tmp_path / "out.png") == 16
+    back = io.imread(tmp_path / "out.png", linear=False, scale=False)
+    assert back.dtype == np.float64
+    np.testing.assert_array_equal(back, raw)           # bit exact through the sRGB curve
+    io.imwrite(tmp_path / "o8.png", x)
+    assert io.image_bits(tmp_path / "o8.png") == 8
+    io.imwrite(tmp_path / "f.tif", x.astype(np.float32), bits=32)
+    assert io.image_bits(tmp_path / "f.tif") == 32
+    io.imwrite(tmp_path / "a.npy", x)
+    assert io.image_bits(tmp_path / "a.npy") is None
+
+
+def test_stale_temporaries_of_a_killed_writer_are_cleaned_on_the_next_write(tmp_path):
+    """Issue 16 item 9: a SIGKILL-ed write leaves a temporary file; the next write removes it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    target = tmp_path / "out.png"
+    code = (
+        "import sys, time\n"
+        "from hybrid_deblur.io import atomic_write\n"
+        "with atomic_write(sys.argv[1]) as f:\n"
+        "    f.write(b'x' * 1000); f.flush(); print('ready', flush=True); time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, str(target)], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        left = [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+        assert len(left) == 1 and left[0].startswith(".out.png.")
+        # a live writer's temporary file is never touched
+        assert io.clean_stale_temporaries(target) == []
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    assert not target.exists() and len(os.listdir(tmp_path)) == 1    # the leftover stays ...
+    io.imwrite(target, np.zeros((4, 4)))
+    assert sorted(os.listdir(tmp_path)) == ["out.png"]               # ... until the next write
+    # a legacy leftover (no pid in the name) is removed once it is an hour old
+    old = tmp_path / ".out.png.abc123.tmp"
+    old.write_bytes(b"x")
+    io.imwrite(target, np.zeros((4, 4)))
+    assert old.exists()
+    t = time.time() - 7200
+    os.utime(old, (t, t))
+    io.imwrite(target, np.zeros((4, 4)))
+    assert not old.exists()
+    # another target's temporaries are not touched
+    other = tmp_path / ".other.png.999999999.ab.tmp"
+    other.write_bytes(b"x")
+    io.imwrite(target, np.zeros((4, 4)))
+    assert other.exists()
 
 
 @pytest.mark.parametrize("shape", [(40, 48), (3, 40, 48)])
