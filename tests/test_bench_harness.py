@@ -220,7 +220,7 @@ def test_levin_cases_load():
 
 def test_kernels_from_bank_name_and_folder(tmp_path):
     ks = NB.load_kernels("defocus")
-    assert len(ks) == 23 and ks[0][0] == "defocus[0]"
+    assert len(ks) == 23 and ks[0][0] == "defocus[0](radius=1)"
     assert all(abs(k.sum() - 1) < 1e-12 and k.min() >= 0 for _, k in ks)
     np.save(tmp_path / "a.npy", 2 * _kernel())
     ((name, k),) = NB.load_kernels(tmp_path)
@@ -261,3 +261,40 @@ def test_registry_method_on_colour_valid_data():
     s = res.summary()
     assert s["wiener"]["n"] == 1
     assert s["wiener"]["mean_psnr"] > s["blurred"]["mean_psnr"] + 2
+
+
+def test_bank_kernel_names_carry_their_manifest_parameters():
+    """Issue 14: the CSV names bank kernels with their parameters, not just ``mixed[3]``."""
+    from hybrid_deblur.psf import bank
+
+    ks = NB.load_kernels("mixed")
+    meta = bank.load("mixed").meta["params"][3]
+    name = ks[3][0]
+    assert name.startswith("mixed[3](")
+    assert f"radius={meta['radius']:.4g}" in name
+    assert f"seed={meta['trajectory']['seed']}" in name
+    assert f"length={meta['trajectory']['length']:.4g}" in name
+    assert len({n for n, _ in ks}) == len(ks)                 # still unique
+
+
+def test_progress_prints_an_estimate_and_periodic_lines_without_a_terminal():
+    """Issue 14: redirected stderr still gets a first-step estimate and periodic lines."""
+    import io as _io
+
+    from hybrid_deblur.analysis.nonblind_progress import Progress
+
+    ticks = iter([0.0, 10.0, 20.0, 45.0, 46.0, 100.0])
+    buf = _io.StringIO()
+    with Progress(5, desc="nonblind", stream=buf, every=30.0, clock=lambda: next(ticks)) as p:
+        for _ in range(5):
+            p.update(1)
+    lines = buf.getvalue().splitlines()
+    assert lines[0] == "nonblind: first step 10 s -> about 50 s for 5 steps"
+    # 20 s: too soon; 45 s: a line (35 s after the first); 46 s: too soon; 100 s: the last step
+    assert lines[1] == "nonblind: 3/5 (60%), 45 s elapsed, about 30 s left"
+    assert lines[2] == "nonblind: 5/5 (100%), 1.7 min elapsed, about 0 s left"
+    assert len(lines) == 3
+    quiet = _io.StringIO()
+    with Progress(5, stream=quiet, enabled=False) as p:
+        p.update(5)
+    assert quiet.getvalue() == ""

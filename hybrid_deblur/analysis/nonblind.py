@@ -31,14 +31,11 @@ Examples
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import platform
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -52,180 +49,26 @@ from .nonblind_baselines import (
     skimage_wiener,
     skimage_wiener_pad,
 )
+from .nonblind_cases import (
+    IMAGE_SUFFIXES,
+    KERNEL_SUFFIXES,
+    PAIRINGS,
+    Case,
+    load_images,
+    load_kernels,
+    synthesize_cases,
+)
+from .nonblind_progress import Progress
 from .nonblind_results import NonblindResults, to_jsonable, write_text_atomic
 
-__all__ = ["BASELINES", "DEFAULT_GRIDS", "Case", "NonblindResults", "evaluate_cases",
+__all__ = ["BASELINES", "DEFAULT_GRIDS", "IMAGE_SUFFIXES", "KERNEL_SUFFIXES", "PAIRINGS", "TUNINGS",
+           "Case", "NonblindResults", "Progress", "evaluate_cases",
            "known_methods", "load_images", "load_kernels", "measure", "resolve_methods",
            "run_nonblind", "skimage_rl", "skimage_rl_pad", "skimage_unsupervised_wiener",
            "skimage_wiener", "skimage_wiener_pad", "synthesize_cases", "to_jsonable",
            "write_text_atomic"]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".npy")
-KERNEL_SUFFIXES = (".npy", ".png", ".mat", ".tif", ".tiff")
 TUNINGS = ("holdout", "cv", "oracle", "none")
-PAIRINGS = ("all", "cycle")
-
-
-# ----------------------------------------------------------------------------- cases
-@dataclass
-class Case:
-    """One benchmark observation.
-
-    Attributes
-    ----------
-    name : str
-        Unique label (``image|kernel``).
-    y : ndarray
-        Observation, shape (..., h, w).
-    psf : ndarray
-        Kernel in convolution orientation, sum 1.
-    ref : ndarray
-        Sharp reference on the same grid as ``y`` (the central crop for ``valid``).
-    scene : ndarray or None
-        The whole sharp scene (larger than ``y`` in ``valid`` mode).
-    group : str
-        Cross-validation group (the image name by default).
-    extra : dict
-        Anything else written to the per-image rows (e.g. Levin's reference SSD).
-    """
-
-    name: str
-    y: np.ndarray
-    psf: np.ndarray
-    ref: np.ndarray
-    scene: np.ndarray | None = None
-    group: str = ""
-    extra: dict = field(default_factory=dict)
-
-
-def _imread(path: Path, linear: bool, gray: bool) -> np.ndarray:
-    from ..io import imread
-
-    return np.asarray(imread(str(path), linear=linear, gray=gray), dtype=np.float64)
-
-
-def load_images(images: Any, *, linear: bool = True, gray: bool = False,
-                limit: int | None = None) -> list[tuple[str, np.ndarray]]:
-    """Named sharp images from a folder, a file, or a list of arrays / ``(name, array)`` / paths.
-
-    Files are read with :func:`hybrid_deblur.io.imread` (``linear=True`` decodes sRGB to
-    linear light; pass ``linear=False`` for data whose 8-bit values are the intensities).
-    Colour images come back as (C, H, W).
-    """
-    items: list[tuple[str, Any]] = []
-    if isinstance(images, (str, os.PathLike)):
-        p = Path(images)
-        if p.is_dir():
-            files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-            if not files:
-                raise ValueError(f"images={str(p)!r} holds no image file ({', '.join(IMAGE_SUFFIXES)})")
-            items = [(f.stem, f) for f in files]
-        elif p.is_file():
-            items = [(p.stem, p)]
-        else:
-            raise ValueError(f"images={str(p)!r} is neither a folder nor a file")
-    elif isinstance(images, np.ndarray):
-        items = [("img0", images)] if images.ndim in (2, 3) else [(f"img{i}", a) for i, a in enumerate(images)]
-    else:
-        for i, it in enumerate(images):
-            if isinstance(it, tuple) and len(it) == 2 and isinstance(it[0], str):
-                items.append(it)
-            elif isinstance(it, (str, os.PathLike)):
-                items.append((Path(it).stem, Path(it)))
-            else:
-                items.append((f"img{i}", it))
-    if limit is not None:
-        items = items[: int(limit)]
-    out = []
-    for name, it in items:
-        a = _imread(it, linear, gray) if isinstance(it, (Path, str)) else np.asarray(it, dtype=np.float64)
-        if a.ndim not in (2, 3):
-            raise ValueError(f"image {name!r} has shape {a.shape}; expected (H, W) or (C, H, W)")
-        if not np.all(np.isfinite(a)):
-            raise ValueError(f"image {name!r} contains NaN or inf")
-        out.append((str(name), a))
-    if not out:
-        raise ValueError("images is empty: give a folder with images or a non-empty list")
-    return out
-
-
-def load_kernels(kernels: Any, *, limit: int | None = None) -> list[tuple[str, np.ndarray]]:
-    """Named kernels from a folder (.npy/.png/.mat/.tif via :func:`hybrid_deblur.psf.load_psf`),
-    a bank name (:func:`hybrid_deblur.psf.bank.load`), a file, an array (k, k) / (n, k, k),
-    or a list of arrays / ``(name, array)`` / paths. Every kernel is normalised to sum 1."""
-    items: list[tuple[str, Any]] = []
-    if isinstance(kernels, (str, os.PathLike)):
-        p = Path(kernels)
-        if p.is_dir():
-            files = sorted(f for f in p.iterdir() if f.suffix.lower() in KERNEL_SUFFIXES)
-            if not files:
-                raise ValueError(f"kernels={str(p)!r} holds no kernel file ({', '.join(KERNEL_SUFFIXES)})")
-            items = [(f.stem, f) for f in files]
-        elif p.is_file():
-            items = [(p.stem, p)]
-        else:
-            from ..psf import bank
-
-            try:
-                ks = bank.load(str(kernels))  # list of kernels at their own sizes
-            except (KeyError, ValueError, OSError) as exc:
-                raise ValueError(f"kernels={str(kernels)!r} is neither a folder, a file nor a "
-                                 f"known kernel bank ({exc})") from exc
-            items = [(f"{kernels}[{i}]", a) for i, a in enumerate(ks)]
-    elif isinstance(kernels, np.ndarray):
-        items = [("k0", kernels)] if kernels.ndim == 2 else [(f"k{i}", a) for i, a in enumerate(kernels)]
-    else:
-        for i, it in enumerate(kernels):
-            if isinstance(it, tuple) and len(it) == 2 and isinstance(it[0], str):
-                items.append(it)
-            elif isinstance(it, (str, os.PathLike)):
-                items.append((Path(it).stem, Path(it)))
-            else:
-                items.append((f"k{i}", it))
-    if limit is not None:
-        items = items[: int(limit)]
-    out = []
-    for name, it in items:
-        if isinstance(it, (Path, str)):
-            from ..psf import load_psf
-
-            it = load_psf(str(it))
-        k = np.asarray(it, dtype=np.float64)
-        if k.ndim != 2 or k.size == 0 or not np.all(np.isfinite(k)) or k.min() < 0 or k.sum() <= 0:
-            raise ValueError(f"kernel {name!r} must be a finite, non-negative 2-D array with a "
-                             f"positive sum; got shape {k.shape}")
-        out.append((str(name), k / k.sum()))
-    if not out:
-        raise ValueError("kernels is empty: give a folder, a bank name or a non-empty list")
-    return out
-
-
-def synthesize_cases(images, kernels, *, noise: Any = 0.01, boundary: str = "valid",
-                     seed: int = 0, pairing: str = "all") -> list[Case]:
-    """Blur every (image, kernel) pair with :func:`hybrid_deblur.physics.degrade`.
-
-    ``pairing="all"`` takes every image with every kernel; ``"cycle"`` gives image ``i``
-    the kernel ``i mod n_kernels`` (one case per image). Case ``j`` uses the noise seed
-    ``seed * 100003 + j``. For ``boundary="valid"`` the reference is the central crop of
-    the scene that matches ``y`` (:func:`hybrid_deblur.physics.crop_valid`).
-    """
-    from ..physics import crop_valid, degrade
-
-    if pairing not in PAIRINGS:
-        raise ValueError(f"pairing={pairing!r} is not one of {PAIRINGS}")
-    pairs = ([(im, k) for im in images for k in kernels] if pairing == "all"
-             else [(im, kernels[i % len(kernels)]) for i, im in enumerate(images)])
-    cases = []
-    for j, ((iname, x), (kname, k)) in enumerate(pairs):
-        if any(kk > n for kk, n in zip(k.shape, x.shape[-2:])):
-            raise ValueError(f"kernel {kname!r} of shape {k.shape} is larger than image {iname!r} "
-                             f"of shape {x.shape[-2:]}")
-        y, info = degrade(x, k, boundary=boundary, noise=noise, seed=int(seed) * 100003 + j)
-        ref = crop_valid(x, k.shape) if boundary == "valid" else x
-        cases.append(Case(name=f"{iname}|{kname}", y=np.asarray(y), psf=k, ref=ref, scene=x,
-                          group=iname, extra={"image": iname, "kernel": kname,
-                                              "noise": json.dumps(info.get("noise"))}))
-    return cases
 
 
 def known_methods() -> list[str]:
@@ -319,10 +162,8 @@ def _call(fn: Callable, case: Case, boundary: str | None, options: dict) -> tupl
 
 
 # ----------------------------------------------------------------------------- evaluation
-def _progress(total: int, enabled: bool, desc: str):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, disable=(None if enabled else True), leave=False)
+def _progress(total: int, enabled: bool, desc: str) -> Progress:
+    return Progress(total, desc=desc, enabled=enabled)
 
 
 def _grid_scores(name: str, fn: Callable, grid: dict, cases: Sequence[Case], *, boundary, aligned,
