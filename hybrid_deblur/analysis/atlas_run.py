@@ -1,0 +1,482 @@
+"""Failure-atlas execution: one cell -> rows; a sweep on Dask (or serially) with atomic, resumable results.
+
+A *cell* is one image under one degradation (see :mod:`.atlas_spec`). :func:`run_cell`
+synthesises the observation from the cell's own seed, runs every method of the spec
+and returns one tidy row per method. :func:`run_atlas` runs the cells that have no
+result yet — serially, on a ``dask.distributed.LocalCluster`` (one single-threaded
+worker per core) or on an existing scheduler — and writes each cell's rows to
+``OUT/cells/<hash>.json`` atomically as it completes, so a killed run resumes where it
+stopped and serial, parallel and resumed runs give the same table.
+
+Examples
+--------
+>>> import tempfile
+>>> from hybrid_deblur.analysis.atlas_spec import parse_spec
+>>> from hybrid_deblur.analysis.atlas_run import run_atlas
+>>> spec = parse_spec({"atlas": {"n_images": 1, "image_size": 48},
+...                    "axes": {"motion_length": [0, 5], "noise_sigma": [0.01]},
+...                    "methods": {"nonblind": ["wiener"], "blind": []}})
+>>> res = run_atlas(spec, tempfile.mkdtemp(), serial=True, progress=False, report=False)
+>>> [r["method"] for r in res.rows], res.rows[1]["gap_input"] > 0
+(['wiener', 'wiener'], True)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import importlib
+import inspect
+import io as _io
+import json
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .atlas_spec import AXES, BUILTIN_IMAGES, AtlasSpec, build_psf, load_spec
+
+__all__ = [
+    "COLUMNS",
+    "AtlasResult",
+    "collect_rows",
+    "load_image",
+    "method_kind",
+    "run_atlas",
+    "run_cell",
+    "synthesize",
+    "versions",
+]
+
+#: columns of the tidy table, in order
+COLUMNS = (["cell", "image"] + list(AXES) + [
+    "kernel_px", "blind_size", "snr_db", "sigma_used", "input_psnr", "input_ssim",
+    "indistinguishable", "md_length", "md_radius", "method", "kind", "estimator", "solver",
+    "psnr", "ssim", "gap_input", "gap_true", "kernel_similarity", "error_ratio", "confidence",
+    "decision", "failed", "time_s", "error"])
+TIME_COLUMNS = ("time_s",)
+
+
+# ----------------------------------------------------------------------------- inputs
+_IMAGES: dict = {}
+
+
+def load_image(name: str, size: int) -> np.ndarray:
+    """Sharp gray linear-light image: built-in name or file, box-downsampled, centre ``size`` crop."""
+    k = (name, int(size))
+    if k not in _IMAGES:
+        from ..io import imread, sample_image
+
+        x = sample_image(name, gray=True) if name in BUILTIN_IMAGES else imread(name, gray=True)
+        x = np.asarray(x, np.float64)
+        f = max(1, min(x.shape) // math.ceil(1.5 * size))
+        h, w = x.shape[0] // f * f, x.shape[1] // f * f
+        x = x[:h, :w].reshape(h // f, f, w // f, f).mean(axis=(1, 3))
+        if min(x.shape) < size:
+            raise ValueError(f"atlas.image_size={size} is larger than the image {name!r} "
+                             f"of shape {x.shape}")
+        oy, ox = (x.shape[0] - size) // 2, (x.shape[1] - size) // 2
+        _IMAGES[k] = np.ascontiguousarray(x[oy:oy + size, ox:ox + size])
+    return _IMAGES[k]
+
+
+def synthesize(cell: dict, spec: AtlasSpec) -> dict:
+    """Observation of one cell: ``y``, its noiseless ``clean``, the sharp ``ref`` on y's grid, ``psf``.
+
+    ``valid`` blur (the honest model of a photo) of the sharp image, scaled so that the
+    requested share of the observation saturates, then Poisson (``photons``) and Gaussian
+    noise and clipping at 1, all seeded by the cell's seed. Non-uniform cells blur with a
+    3 x 3 :class:`~hybrid_deblur.physics.space_varying.SpaceVaryingBlur`; their ``psf``
+    (what non-blind methods get) is the centre tile's kernel.
+    """
+    from ..physics import Blur, crop_valid
+    from ..physics.noise import apply_noise
+    from ..physics.space_varying import SpaceVaryingBlur
+    from ..psf import pad_psf
+
+    v = cell["values"]
+    x = load_image(cell["image"], spec.image_size)
+    psf = build_psf(v, spec.seed)
+    if v["nonuniformity"] > 0:
+        tiles = build_psf(v, spec.seed, tiles=True)
+        n = max(max(t.shape) for t in tiles)
+        n += 1 - n % 2
+        op = SpaceVaryingBlur(np.stack([pad_psf(t, n) for t in tiles]).reshape(3, 3, n, n), "valid")
+    else:
+        op = Blur(psf, "valid")
+    blurred = op.A(x)
+    s = v["saturation"]
+    gain = 1.0 / float(np.quantile(blurred, 1.0 - s)) if s > 0 else 1.0
+    noise: dict = {"gaussian": v["noise_sigma"]}
+    if v["photons"] > 0:
+        noise["poisson"] = v["photons"]
+    if s > 0:
+        noise["saturation"] = 1.0
+    clean = np.minimum(gain * blurred, 1.0) if s > 0 else blurred
+    y, _ = apply_noise(gain * blurred, noise, seed=cell["seed"])
+    ref = crop_valid(gain * x, op.ksize)
+    if s > 0:
+        ref = np.minimum(ref, 1.0)
+    err = float(np.sum((y - clean) ** 2))
+    snr = 10 * math.log10(float(np.sum(clean ** 2)) / err) if err > 0 else math.inf
+    return {"y": np.asarray(y), "clean": clean, "ref": ref, "scene": gain * x, "psf": psf, "snr_db": snr,
+            "ksize": op.ksize}
+
+
+# ----------------------------------------------------------------------------- methods
+def method_kind(name: str) -> str:
+    """``classical``, ``hybrid`` or ``end-to-end`` from the registry (read defensively)."""
+    from . import registry
+
+    for attr in ("method_kind", "kind_of", "get_kind"):
+        f = getattr(registry, attr, None)
+        if callable(f):
+            with contextlib.suppress(Exception):
+                return str(f(name))
+    kinds = getattr(registry, "KINDS", None)
+    if isinstance(kinds, dict) and name in kinds:
+        return str(kinds[name])
+    entry = registry.METHODS.get(name)
+    if isinstance(entry, dict) and "kind" in entry:
+        return str(entry["kind"])
+    if isinstance(entry, (tuple, list)):
+        for e in entry:
+            if e in ("classical", "hybrid", "end-to-end"):
+                return e
+        if entry and isinstance(entry[0], str) and ".learned" in entry[0]:
+            return "hybrid"
+    return "classical"
+
+
+@contextlib.contextmanager
+def _one_torch_thread(name: str):
+    """Learned methods run with one torch thread, so results do not depend on the executor."""
+    from . import registry
+
+    entry = registry.METHODS.get(name)
+    mod = entry[0] if isinstance(entry, (tuple, list)) and entry else str(entry)
+    if ".learned" not in mod and "torch" not in sys.modules:
+        yield
+        return
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _call(name: str, y, psf, sigma: float):
+    from .. import backend as B
+    from .registry import get_method
+
+    fn = get_method(name)
+    kw = {"boundary": "auto", "sigma": sigma}
+    try:
+        params = inspect.signature(fn).parameters
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            kw = {k: v for k, v in kw.items() if k in params}
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        pass
+    with _one_torch_thread(name):
+        return np.asarray(B.to_numpy(fn(y, psf, **kw)), np.float64)
+
+
+def _measure(xhat, obs: dict) -> tuple[float, float, np.ndarray]:
+    """PSNR / SSIM on the observation's grid (a full-scene estimate is cropped to it)."""
+    from .. import metrics as M
+    from ..physics import crop_valid
+
+    ref = obs["ref"]
+    if xhat.shape != ref.shape and xhat.shape == obs["scene"].shape:
+        xhat = crop_valid(xhat, obs["ksize"])
+    if xhat.shape != ref.shape:
+        raise ValueError(f"restoration has shape {xhat.shape}; expected {ref.shape}")
+    if not np.all(np.isfinite(xhat)):
+        return math.nan, math.nan, xhat
+    return float(M.psnr(xhat, ref)), float(M.ssim(xhat, ref)), xhat
+
+
+def _timed(f, *a, **kw):
+    t0 = time.perf_counter()
+    out = f(*a, **kw)
+    return out, time.perf_counter() - t0
+
+
+def run_cell(cell: dict, spec: AtlasSpec) -> dict:
+    """Synthesise one cell and run every method of ``spec`` on it.
+
+    Returns ``{"key", "digest", "rows"}``; one row per method with the columns of
+    :data:`COLUMNS`. A method that raises gets a row with ``error`` set and no scores
+    (it counts as failed), so one broken method never stops a sweep.
+    """
+    from .. import metrics as M
+
+    obs = synthesize(cell, spec)
+    y, psf, ref = obs["y"], obs["psf"], obs["ref"]
+    v = cell["values"]
+    if spec.sigma == "true":
+        var = v["noise_sigma"] ** 2 + (float(obs["clean"].mean()) / v["photons"] if v["photons"] else 0.0)
+        sigma = math.sqrt(var)
+    else:
+        from ..solvers import estimate_noise
+
+        sigma = float(estimate_noise(y))
+    base = {"cell": cell["key"], "image": Path(cell["image"]).name, **v,
+            "kernel_px": int(max(psf.shape)), "blind_size": spec.blind_kernel_size(max(psf.shape)),
+            "snr_db": obs["snr_db"], "sigma_used": sigma,
+            "input_psnr": float(M.psnr(y, ref)), "input_ssim": float(M.ssim(y, ref)),
+            "indistinguishable": None, "md_length": None, "md_radius": None}
+    if spec.indistinguishable:
+        from ..estimate import estimate_kernel
+
+        with contextlib.suppress(Exception):
+            _, rep = estimate_kernel(y, size=base["blind_size"], method="parametric",
+                                     model="motion+defocus")
+            base.update(indistinguishable=bool(rep.params.get("indistinguishable")),
+                        md_length=rep.params.get("length"), md_radius=rep.params.get("radius"))
+    rows, true_runs = [], {}
+
+    def finish(row, psnr_v, ssim_v):
+        row.update(psnr=psnr_v, ssim=ssim_v, gap_input=psnr_v - base["input_psnr"])
+        ok = math.isfinite(psnr_v)
+        gt = row.get("gap_true")
+        row["failed"] = bool((not ok) or row["gap_input"] < 0 or (gt is not None and gt < -spec.fail_gap_db))
+
+    def true_kernel(name):
+        if name not in true_runs:
+            try:
+                xh, dt = _timed(_call, name, y, psf, sigma)
+                p, s, xm = _measure(xh, obs)
+                true_runs[name] = (p, s, xm, dt, None)
+            except Exception as exc:  # noqa: BLE001 - recorded in the table
+                true_runs[name] = (math.nan, math.nan, None, 0.0, f"{type(exc).__name__}: {exc}")
+        return true_runs[name]
+
+    for name in spec.nonblind:
+        row = dict(base, method=name, kind=method_kind(name), estimator=None, solver=name)
+        p, s, _, dt, err = true_kernel(name)
+        row.update(time_s=dt, error=err, gap_true=None if row["kind"] == "end-to-end" else 0.0)
+        finish(row, p, s)
+        rows.append(row)
+    for est, solver in spec.blind:
+        from ..estimate import estimate_kernel
+
+        row = dict(base, method=f"{est}>{solver}", kind="blind", estimator=est, solver=solver)
+        pt, _, xt, _, _ = true_kernel(solver)
+        try:
+            (k, rep), t_est = _timed(estimate_kernel, y, size=base["blind_size"], method=est)
+            xh, t_sol = _timed(_call, solver, y, np.asarray(k), sigma)
+            p, s, xm = _measure(xh, obs)
+            border = min(15, min(ref.shape) // 4)
+            er = (float(M.error_ratio(xm, xt, ref, border=border)) if xt is not None and math.isfinite(p)
+                  else None)
+            dec = getattr(rep, "decision", None)
+            row.update(time_s=t_est + t_sol, error=None, gap_true=p - pt if math.isfinite(pt) else None,
+                       kernel_similarity=float(M.kernel_similarity(np.asarray(k), psf)),
+                       error_ratio=er, confidence=float(getattr(rep, "confidence", math.nan)),
+                       decision=None if dec is None else str(dec))
+        except Exception as exc:  # noqa: BLE001 - recorded in the table
+            p, s = math.nan, math.nan
+            row.update(time_s=0.0, error=f"{type(exc).__name__}: {exc}", gap_true=None)
+        finish(row, p, s)
+        rows.append(row)
+    clean_rows = [{c: _plain(r.get(c)) for c in COLUMNS} for r in rows]
+    return {"key": cell["key"], "digest": spec.digest(), "rows": clean_rows}
+
+
+def _plain(v):
+    if isinstance(v, (np.floating, float)):
+        return float(v) if math.isfinite(v) else None
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    return v
+
+
+# ----------------------------------------------------------------------------- storage
+def versions() -> dict:
+    """Versions of the software that produced a table."""
+    from .. import __version__
+
+    out = {"hybrid_deblur": __version__, "python": platform.python_version(),
+           "platform": platform.platform()}
+    for mod in ("numpy", "scipy", "skimage", "torch", "dask", "distributed"):
+        m = sys.modules.get(mod)  # only what this run loaded (importing torch costs seconds)
+        if m is None and mod in ("numpy", "scipy"):
+            m = importlib.import_module(mod)
+        if m is not None:
+            out[mod] = getattr(m, "__version__", "?")
+    return out
+
+
+def _cell_path(out: Path, key: str) -> Path:
+    return out / "cells" / (hashlib.sha1(key.encode()).hexdigest()[:20] + ".json")
+
+
+def _read_cell(out: Path, cell: dict, digest: str) -> dict | None:
+    p = _cell_path(out, cell["key"])
+    try:
+        d = json.loads(p.read_text())
+    except (OSError, ValueError):
+        return None
+    return d if d.get("digest") == digest and d.get("key") == cell["key"] else None
+
+
+def _save_cell(out: Path, res: dict) -> None:
+    from ..io import atomic_save_json
+
+    atomic_save_json(_cell_path(out, res["key"]), res)
+
+
+def _start(out: Path, spec: AtlasSpec) -> None:
+    from ..io import atomic_save_json
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "cells").mkdir(exist_ok=True)
+    p = out / "spec.json"
+    if p.exists():
+        old = None
+        with contextlib.suppress(OSError, ValueError):
+            old = json.loads(p.read_text()).get("digest")
+        if old and old != spec.digest():
+            raise ValueError(f"out={str(out)!r} holds results of another spec (digest {old}, this "
+                             f"spec {spec.digest()}); choose a new --out folder")
+    atomic_save_json(p, {"digest": spec.digest(), "spec": spec.as_dict(), "versions": versions()})
+
+
+def collect_rows(out: str | os.PathLike, spec: AtlasSpec) -> list[dict]:
+    """All rows of the finished cells, in the spec's cell order (independent of run order)."""
+    out = Path(out)
+    rows = []
+    for cell in spec.cells():
+        d = _read_cell(out, cell, spec.digest())
+        if d is not None:
+            rows.extend(d["rows"])
+    return rows
+
+
+def _write_tables(out: Path, spec: AtlasSpec, rows: list[dict], meta: dict) -> None:
+    from ..io import atomic_save_json, atomic_write
+
+    buf = _io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({c: "" if r.get(c) is None else r.get(c) for c in COLUMNS})
+    with atomic_write(out / "results.csv", "w") as f:
+        f.write(buf.getvalue())
+    atomic_save_json(out / "results.json", {"spec": spec.as_dict(), "digest": spec.digest(),
+                                            "versions": versions(), "run": meta, "columns": COLUMNS,
+                                            "rows": rows})
+
+
+# ----------------------------------------------------------------------------- execution
+@dataclass
+class AtlasResult:
+    """Rows of a finished sweep, its spec and output folder."""
+
+    rows: list
+    spec: AtlasSpec
+    out: Path
+    meta: dict
+
+
+@contextlib.contextmanager
+def _client(scheduler: str | None, workers: int | None):
+    import logging
+
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        with Client(scheduler, timeout="30s") as c:
+            yield c
+        return
+    n = int(workers or os.cpu_count() or 1)
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as c:
+        yield c
+
+
+def run_atlas(spec: Any = None, out: str | os.PathLike = "atlas_out", *, scheduler: str | None = None,
+              workers: int | None = None, serial: bool = False, progress: bool = True,
+              report: bool = True) -> AtlasResult:
+    """Run (or resume) a failure-atlas sweep and write its table and report.
+
+    Parameters
+    ----------
+    spec : AtlasSpec, path or None
+        The sweep (``None``: the shipped default spec, see :func:`.atlas_spec.load_spec`).
+    out : path
+        Output folder: ``cells/`` (one JSON per finished cell), ``results.csv``,
+        ``results.json`` (rows, spec, versions, run info), ``spec.json``, and with
+        ``report=True`` ``figures/`` and ``index.html``.
+    scheduler : str, optional
+        Address of a running Dask scheduler (``tcp://host:8786``); default: a
+        ``LocalCluster`` with ``workers`` single-threaded worker processes.
+    workers : int, optional
+        LocalCluster workers (default: one per core).
+    serial : bool
+        Run in this process without Dask.
+    progress : bool
+        tqdm bar counting cells (finished cells of an earlier run count as done).
+    report : bool
+        Draw the heatmaps, boundaries and HTML page (:mod:`.atlas_report`).
+
+    Returns
+    -------
+    AtlasResult
+
+    Notes
+    -----
+    Results do not depend on the executor: each cell's noise comes from its own seed,
+    learned methods run with one torch thread, and rows are collected in the spec's
+    order. A run that is killed (even with SIGKILL) leaves only complete cell files
+    (atomic writes); running it again computes the missing cells only.
+    """
+    from tqdm.auto import tqdm
+
+    if not isinstance(spec, AtlasSpec):
+        spec = load_spec(spec)
+    out = Path(out)
+    _start(out, spec)
+    cells = spec.cells()
+    digest = spec.digest()
+    todo = [c for c in cells if _read_cell(out, c, digest) is None]
+    t0 = time.perf_counter()
+    mode = "serial" if serial else ("scheduler" if scheduler else "local-cluster")
+    with tqdm(total=len(cells), initial=len(cells) - len(todo), desc="atlas cells", unit="cell",
+              disable=None if progress else True) as bar:
+        if serial or not todo:
+            for c in todo:
+                _save_cell(out, run_cell(c, spec))
+                bar.update()
+        else:
+            from dask.distributed import as_completed
+
+            with _client(scheduler, workers) as client:
+                futs = client.map(run_cell, todo, spec=spec, pure=False)
+                for fut in as_completed(futs):
+                    _save_cell(out, fut.result())
+                    bar.update()
+    wall = time.perf_counter() - t0
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    meta = {"mode": mode, "workers": workers, "cells": len(cells), "computed": len(todo),
+            "wall_s": wall, "loadavg": load}
+    rows = collect_rows(out, spec)
+    _write_tables(out, spec, rows, meta)
+    if report:
+        from .atlas_report import make_report
+
+        make_report(out)
+    return AtlasResult(rows=rows, spec=spec, out=out, meta=meta)
