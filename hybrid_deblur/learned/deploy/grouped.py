@@ -50,7 +50,7 @@ def separable_from_conv(conv: nn.Conv2d) -> nn.Sequential:
     >>> from hybrid_deblur.learned.deploy.grouped import separable_from_conv
     >>> c = torch.nn.Conv2d(3, 5, 3, padding=1)
     >>> with torch.no_grad():   # a weight that *is* separable is reproduced exactly
-    ...     c.weight.copy_(torch.rand(5, 3, 1, 1) * torch.rand(1, 3, 3, 3))
+    ...     _ = c.weight.copy_(torch.rand(5, 3, 1, 1) * torch.rand(1, 3, 3, 3))
     >>> x = torch.rand(1, 3, 8, 8)
     >>> bool(torch.allclose(separable_from_conv(c)(x), c(x), atol=1e-5))
     True
