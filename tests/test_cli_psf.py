@@ -40,8 +40,9 @@ def test_cli_combines_specs_and_writes_figure(tmp_path, capsys):
     k = np.load(out)
     ref = combine(linear_motion(21, 30), disk(4), gaussian(1.0))
     np.testing.assert_allclose(k, ref, atol=1e-15)
-    fig = tmp_path / "psf_psf.png"
+    fig = tmp_path / "psf_figure.png"          # issue 14: not psf_psf.png
     assert fig.is_file() and fig.stat().st_size > 1000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["psf.npy", "psf_figure.png"]
     line = capsys.readouterr().out.strip()
     assert line.count("\n") == 0 and "psf.npy" in line and "37x37" in line
 
@@ -51,7 +52,7 @@ def test_cli_trajectory_size_and_png(tmp_path):
     rc = main(["psf", "--trajectory", "length=15,seed=3,size=25", "--size", "31",
                "--no-figure", "-o", str(out)])
     assert rc == 0 and out.is_file()
-    assert not (tmp_path / "shake_psf.png").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shake.png"]
     k = load_psf(out)
     assert k.shape == (31, 31)
     from hybrid_deblur.psf import pad_psf, trajectory_motion
@@ -101,3 +102,86 @@ def test_cli_argparse_error_exits_2(tmp_path):
     with pytest.raises(SystemExit) as exc:
         main(["psf", "--orientation", "sideways", "--defocus", "2", "-o", str(tmp_path / "x.npy")])
     assert exc.value.code == 2
+
+
+def test_cli_figure_path_option(tmp_path):
+    out = tmp_path / "k.npy"
+    assert main(["psf", "--defocus", "3", "-o", str(out), "--figure", str(tmp_path / "f.png")]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.png", "k.npy"]
+    assert main(["psf", "--defocus", "3", "-o", str(out), "--figure", str(tmp_path / "f.txt")]) == 2
+
+
+def test_cli_optics_warning_is_one_line(tmp_path, capsys):
+    """Issue 14: the CLI shows UndersampledWarning (the API does), one line each."""
+    out = tmp_path / "lens.npy"
+    rc = main(["psf", "--optics", "wavelength=550nm,fnum=2.8,pixel=4.5um", "-o", str(out),
+               "--no-figure"])
+    assert rc == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("hybrid-deblur psf: warning: UndersampledWarning: the pixel pitch")
+    # a well-sampled lens: no warning
+    rc = main(["psf", "--optics", "wavelength=550nm,fnum=8,pixel=1um", "-o", str(out),
+               "--no-figure"])
+    assert rc == 0 and capsys.readouterr().err == ""
+
+
+def _text_boxes(fig):
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    texts = [t for t in fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "get_window_extent"))
+             if t.get_visible() and t.get_text().strip()]
+    return [(t.get_text(), t.get_window_extent(r)) for t in texts]
+
+
+def _overlaps(boxes):
+    bad = []
+    for i, (ta, a) in enumerate(boxes):
+        for tb, b in boxes[i + 1:]:
+            if a.overlaps(b) and ta != tb:
+                bad.append((ta, tb))
+    return bad
+
+
+def test_stack_figure_title_does_not_overlap_and_gives_micrometres():
+    """Issue 14: the --measured figure's title sits above the panels; axes in µm."""
+    from hybrid_deblur.analysis.plots import plot_psf_stack
+    from hybrid_deblur.psf import gaussian
+
+    stack = np.stack([gaussian(s, size=21) for s in (3.0, 2.0, 1.0, 2.0, 3.0)])
+    title = "measured(../shared/data/psf_measured_llsm/psf.tif) * a long description " * 2
+    fig = plot_psf_stack(stack, log=True, title=title, voxel_size=("0.1um", "0.1um", "0.1um"))
+    titles = [t for t, _ in _text_boxes(fig)]
+    assert any("µm" in t for t in titles) and "XY slice" in titles
+    heads = [(t, b) for t, b in _text_boxes(fig)
+             if t in ("XY slice", "XZ slice", "YZ slice") or t == fig._suptitle.get_text()]
+    assert len(heads) == 4 and _overlaps(heads) == []
+    # no panel (image or colorbar) overlaps another
+    r = fig.canvas.get_renderer()
+    boxes = [ax.get_tightbbox(r) for ax in fig.axes]
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def test_cli_measured_stack_uses_voxel_option(tmp_path, capsys):
+    import tifffile
+
+    from hybrid_deblur.psf import gaussian
+
+    rng = np.random.default_rng(0)
+    stack = np.stack([gaussian(s, size=25) for s in (3.0, 2.0, 1.2, 2.0, 3.0)])
+    raw = (100 + 4e4 * stack + rng.normal(0, 1, stack.shape)).astype(np.uint16)
+    src = tmp_path / "bead.tif"
+    tifffile.imwrite(src, raw, imagej=True, resolution=(10.0, 10.0),
+                     metadata={"spacing": 0.3, "unit": "um", "axes": "ZYX"})
+    from hybrid_deblur.cli import cmd_psf
+
+    args = type("A", (), {"voxel": None, "measured": [str(src)]})()
+    np.testing.assert_allclose(cmd_psf._voxel_size(args), (0.3e-6, 0.1e-6, 0.1e-6))
+    args.voxel = "0.2um,0.1um,0.1um"
+    np.testing.assert_allclose(cmd_psf._voxel_size(args), (0.2e-6, 0.1e-6, 0.1e-6))
+    args.voxel = "0.2um,0.1um"
+    with pytest.raises(ValueError, match="DZ,DY,DX"):
+        cmd_psf._voxel_size(args)
+    out = tmp_path / "p.npy"
+    assert main(["psf", "--measured", str(src), "-o", str(out)]) == 0
+    assert (tmp_path / "p_figure.png").is_file()

@@ -169,6 +169,6 @@ def test_cli_psf_measured_stack(tmp_path, capsys):
 
     out = tmp_path / "bead.npy"
     assert main(["psf", "--measured", str(LLSM / "psf.tif"), "-o", str(out)]) == 0
-    assert np.load(out).ndim == 3 and (tmp_path / "bead_psf.png").exists()
+    assert np.load(out).ndim == 3 and (tmp_path / "bead_figure.png").exists()
     assert "axial FWHM" in capsys.readouterr().out
     assert main(["psf", "--measured", str(LLSM / "psf.tif"), "-o", str(tmp_path / "b.png")]) == 2

@@ -250,7 +250,7 @@ def test_cli_psf_optics(tmp_path, capsys):
 
     out = tmp_path / "lens.npy"
     rc = main(["psf", "--optics", "wavelength=550nm,fnum=2.8,pixel=1um,defocus=0.5", "-o", str(out)])
-    assert rc == 0 and out.exists() and (tmp_path / "lens_psf.png").exists()
+    assert rc == 0 and out.exists() and (tmp_path / "lens_figure.png").exists()
     k = np.load(out)
     with pytest.warns(O.UndersampledWarning):
         ref = O.pupil_psf("550nm", f_number=2.8, pixel_pitch="1um", zernike={4: 0.5})

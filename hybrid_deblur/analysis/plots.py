@@ -60,6 +60,19 @@ def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: int = 120) -> Path
     return path
 
 
+def _suptitle(fig: Figure, title: str | None, *, width_in: float) -> None:
+    """A figure title above the panels (wrapped to the figure width), never over a panel title."""
+    if not title:
+        return
+    import textwrap
+
+    chars = max(20, int(width_in * 11))          # ~11 characters per inch at 9 pt
+    lines = textwrap.wrap(str(title), chars)[:3]
+    top = 0.9 - 0.075 * len(lines)
+    fig.subplots_adjust(top=top)
+    fig.suptitle("\n".join(lines), fontsize=9, y=0.985, va="top")
+
+
 def _done(fig, path):
     if path is not None:
         save_figure(fig, path)
@@ -102,6 +115,7 @@ def plot_psf(psf: Any, *, scale: str = "both", pixel_pitch=None, title: str | No
     p = _pitch(pixel_pitch)
     kinds = ["linear", "log"] if scale == "both" else [scale]
     fig = _fig(len(kinds))
+    _suptitle(fig, title, width_in=3.6 * len(kinds))   # before the colorbars take their room
     unit = "px" if p is None else "µm"
     for i, kind in enumerate(kinds):
         ax = fig.add_subplot(1, len(kinds), i + 1)
@@ -114,7 +128,7 @@ def plot_psf(psf: Any, *, scale: str = "both", pixel_pitch=None, title: str | No
         else:
             im = ax.imshow(a, cmap=cmap, extent=_extent(a.shape, p), interpolation="nearest")
         fig.colorbar(im, ax=ax, shrink=0.8)
-        ax.set_title(f"{title + ' — ' if title else ''}{kind}")
+        ax.set_title(kind)
         ax.set_xlabel(f"x ({unit})")
         ax.set_ylabel(f"y ({unit})")
     return _done(fig, path)
@@ -297,6 +311,7 @@ def plot_psf_stack(stack: Any, *, mode: str = "slices", voxel_size=None, log: bo
     norm = LogNorm(vmin=vmax * 1e-4, vmax=vmax) if log else None
     _nz, _ny, _nx = a.shape
     fig = _fig(3, width=3.4, height=3.2)
+    _suptitle(fig, title, width_in=3 * 3.4)            # before the colorbar takes its room
     panels = [(xy, "x", "y", dx, dy, "XY"), (xz, "x", "z", dx, dz, "XZ"),
               (yz, "y", "z", dy, dz, "YZ")]
     for i, (img, xl, yl, sx, sy, name) in enumerate(panels):
@@ -307,8 +322,7 @@ def plot_psf_stack(stack: Any, *, mode: str = "slices", voxel_size=None, log: bo
                        vmax=None if log else vmax, interpolation="nearest",
                        extent=[-0.5 * sx, (w - 0.5) * sx, (h - 0.5) * sy, -0.5 * sy])
         ax.set_aspect("equal")
-        ax.set_title(f"{title + ' — ' if title and i == 0 else ''}{name} "
-                     f"{'MIP' if mode == 'mip' else 'slice'}")
+        ax.set_title(f"{name} {'MIP' if mode == 'mip' else 'slice'}")
         ax.set_xlabel(f"{xl} ({unit})")
         ax.set_ylabel(f"{yl} ({unit})")
     fig.colorbar(im, ax=fig.axes, shrink=0.8)

@@ -8,8 +8,11 @@ Examples::
 
 Several specs are convolved together (:func:`hybrid_deblur.psf.combine`). Each
 spec is ``key=value[,key=value...]``; a bare number is the first key (``--defocus 4``).
-Besides the kernel, a figure ``<stem>_psf.png`` shows the PSF (linear and log)
-and the centred log-magnitude of its OTF.
+Besides the kernel, a figure ``<stem>_figure.png`` (or ``--figure PATH``) shows the
+PSF (linear and log) and the centred log-magnitude of its OTF; a 3-D ``--measured``
+stack is shown as orthogonal views, in µm when the voxel size is known (``--voxel``
+or the TIFF's resolution tags). Optics warnings (``UndersampledWarning``) are
+printed as one line each.
 """
 
 from __future__ import annotations
@@ -142,9 +145,7 @@ _num_or_len.__name__ = "number or length"
 
 def _optics(p):
     """Lens PSF from physical parameters (:func:`hybrid_deblur.psf.optics.pupil_psf`)."""
-    import warnings
-
-    from ..psf.optics import UndersampledWarning, pupil_psf
+    from ..psf.optics import pupil_psf
 
     p = dict(p)
     for key in ("wavelength", "pixel"):
@@ -152,10 +153,9 @@ def _optics(p):
             raise ValueError(f"--optics needs {key}= (e.g. wavelength=550nm,fnum=2.8,pixel=4.5um)")
     zern = {name: p.pop(name) for name in ("defocus", "spherical", "coma", "astigmatism")
             if name in p}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UndersampledWarning)
-        return pupil_psf(p["wavelength"], f_number=p.get("fnum"), na=p.get("na"),
-                         pixel_pitch=p["pixel"], zernike=zern or None, size=p.get("size"))
+    # UndersampledWarning / GridWarning reach the user as one line each (cli.main)
+    return pupil_psf(p["wavelength"], f_number=p.get("fnum"), na=p.get("na"),
+                     pixel_pitch=p["pixel"], zernike=zern or None, size=p.get("size"))
 
 
 #: option name -> (accepted keys with converters, builder(params) -> psf, help text).
@@ -183,7 +183,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "psf", help="build, convert and plot a PSF",
         description="Build a PSF from shape specs (several are convolved together) or read a "
-                    "kernel file; write it (.npy, .png, .tif, .mat) and a figure <stem>_psf.png.")
+                    "kernel file; write it (.npy, .png, .tif, .mat) and a figure "
+                    "<stem>_figure.png.")
     for name, (_keys, _fn, helptext) in SPECS.items():
         p.add_argument(f"--{name}", action="append", default=[], metavar="SPEC", help=helptext)
     p.add_argument("--file", action="append", default=[], metavar="PATH",
@@ -196,7 +197,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=None,
                    help="final kernel size (crop or zero-pad around the centre)")
     p.add_argument("-o", "--output", required=True, help="output kernel file")
-    p.add_argument("--no-figure", action="store_true", help="do not write <stem>_psf.png")
+    p.add_argument("--figure", default=None, metavar="PATH",
+                   help="where to write the figure (default <stem>_figure.png next to -o)")
+    p.add_argument("--no-figure", action="store_true", help="do not write the figure")
+    p.add_argument("--voxel", default=None, metavar="DZ,DY,DX",
+                   help="voxel size of a --measured stack, e.g. 0.1um,0.1um,0.1um (default: "
+                        "the TIFF's resolution tags, else pixels)")
     return p
 
 
@@ -237,9 +243,10 @@ def _figure(psf: np.ndarray, path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
 
     from ..io import atomic_write
+    from ..psf.otf import centre_spectrum, psf2otf
 
     n = max(64, int(2 ** np.ceil(np.log2(2 * max(psf.shape)))))
-    H = np.fft.fftshift(np.abs(_full_otf(psf, n)))
+    H = centre_spectrum(np.abs(psf2otf(psf, (n, n), onesided=False)))
     fig, ax = plt.subplots(1, 3, figsize=(11, 3.6))
     im = ax[0].imshow(psf, cmap="inferno", interpolation="nearest")
     ax[0].set_title("PSF (linear)")
@@ -258,15 +265,22 @@ def _figure(psf: np.ndarray, path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def _full_otf(psf: np.ndarray, n: int) -> np.ndarray:
-    """Full (not half-spectrum) OTF on an n x n grid, same convention as ``psf2otf``."""
-    from .. import backend as B
+def figure_path(out: Path, figure: str | None) -> Path:
+    """The figure's path: ``--figure`` if given, else ``<stem>_figure.png`` next to ``out``.
 
-    big = np.zeros((n, n))
-    kh, kw = psf.shape
-    big[:kh, :kw] = psf
-    big = np.roll(big, (-(kh // 2), -(kw // 2)), axis=(0, 1))
-    return B.fftn(big, axes=(-2, -1))
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from hybrid_deblur.cli.cmd_psf import figure_path
+    >>> figure_path(Path("out/psf.npy"), None).as_posix()
+    'out/psf_figure.png'
+    """
+    if figure is not None:
+        fp = Path(figure)
+        if fp.suffix.lower() != ".png":
+            raise ValueError(f"--figure must be a .png path, got {figure!r}")
+        return fp
+    return out.with_name(f"{out.stem}_figure.png")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -293,11 +307,29 @@ def run(args: argparse.Namespace) -> int:
            f"{psf.sum():.6f}, centroid ({', '.join(f'{c:.2f}' for c in centroid(psf))}), "
            f"50% energy radius {energy_radius(psf):.2f} px")
     if not args.no_figure:
-        fig_path = out.with_name(f"{out.stem}_psf.png")
+        fig_path = figure_path(out, getattr(args, "figure", None))
         _figure(psf, fig_path, " * ".join(names))
         msg += f"; figure {fig_path}"
     print(msg)
     return 0
+
+
+def _voxel_size(args) -> tuple | None:
+    """``--voxel DZ,DY,DX``, else the resolution tags of the (single) --measured TIFF."""
+    from ..psf.units import length
+
+    if getattr(args, "voxel", None):
+        parts = [v.strip() for v in str(args.voxel).split(",")]
+        if len(parts) != 3:
+            raise ValueError(f"--voxel must be DZ,DY,DX (e.g. 0.1um,0.1um,0.1um), got "
+                             f"{args.voxel!r}")
+        return tuple(length(v, name="pixel_pitch") for v in parts)
+    paths = getattr(args, "measured", None) or []
+    if len(paths) == 1 and str(paths[0]).lower().endswith((".tif", ".tiff")):
+        from ..io import voxel_size
+
+        return voxel_size(paths[0])
+    return None
 
 
 def _run_stack(psf: np.ndarray, out: Path, names: list[str], args) -> int:
@@ -317,8 +349,9 @@ def _run_stack(psf: np.ndarray, out: Path, names: list[str], args) -> int:
     if not args.no_figure:
         from ..analysis.plots import plot_psf_stack
 
-        fig_path = out.with_name(f"{out.stem}_psf.png")
-        plot_psf_stack(psf, log=True, title=" * ".join(names)[:60], path=fig_path)
+        fig_path = figure_path(out, getattr(args, "figure", None))
+        voxel = _voxel_size(args)
+        plot_psf_stack(psf, log=True, title=" * ".join(names), voxel_size=voxel, path=fig_path)
         msg += f"; figure {fig_path}"
     print(msg)
     return 0

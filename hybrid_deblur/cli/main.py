@@ -57,9 +57,9 @@ def one_line_warnings(command: str):
     >>> from hybrid_deblur.cli.main import one_line_warnings
     >>> show = one_line_warnings("psf")
     >>> buf = io.StringIO()
-    >>> show(UserWarning("coarse\npixels"), UserWarning, "x.py", 1, file=buf)
+    >>> show(UserWarning("coarse\\npixels"), UserWarning, "x.py", 1, file=buf)
     >>> buf.getvalue()
-    'hybrid-deblur psf: warning: UserWarning: coarse pixels\n'
+    'hybrid-deblur psf: warning: UserWarning: coarse pixels\\n'
     """
     def show(message, category, filename, lineno, file=None, line=None):
         text = " ".join(str(message).split())

@@ -31,7 +31,7 @@ True
 from __future__ import annotations
 
 from .colour import REC709, linear_to_srgb, rgb_to_gray, srgb_to_linear
-from .read import READ_FORMATS, SAMPLE_IMAGES, image_bits, imread, sample_image
+from .read import READ_FORMATS, SAMPLE_IMAGES, image_bits, imread, sample_image, voxel_size
 from .write import WRITE_FORMATS, atomic_save_json, atomic_write, clean_stale_temporaries, imwrite
 
 __all__ = [
@@ -49,4 +49,5 @@ __all__ = [
     "rgb_to_gray",
     "sample_image",
     "srgb_to_linear",
+    "voxel_size",
 ]

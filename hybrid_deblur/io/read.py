@@ -22,7 +22,7 @@ import numpy as np
 
 from .colour import rgb_to_gray, srgb_to_linear
 
-__all__ = ["READ_FORMATS", "SAMPLE_IMAGES", "image_bits", "imread", "sample_image"]
+__all__ = ["READ_FORMATS", "SAMPLE_IMAGES", "image_bits", "imread", "sample_image", "voxel_size"]
 
 #: file extensions :func:`imread` understands
 READ_FORMATS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".npy")
@@ -74,6 +74,56 @@ def image_bits(path: str | os.PathLike) -> int | None:
     except Exception as exc:
         raise ValueError(f"cannot read {p!r}: {type(exc).__name__}: {exc}") from exc
     return 8
+
+
+_UNIT_M = {"micron": 1e-6, "microns": 1e-6, "um": 1e-6, "\u00b5m": 1e-6, "\u03bcm": 1e-6,
+           "nm": 1e-9, "mm": 1e-3, "cm": 1e-2, "m": 1.0}
+
+
+def voxel_size(path: str | os.PathLike) -> tuple[float, float, float] | None:
+    """``(dz, dy, dx)`` in metres from a TIFF stack's metadata, or None when it does not say.
+
+    ImageJ stacks store the lateral pitch as the resolution tags (pixels per
+    ``unit``) and the z step as ``spacing``; other TIFFs are read when their
+    resolution unit is the centimetre and they carry an ImageJ-style ``spacing``.
+    Resolutions in inches (the 72 dpi default of many writers) are ignored.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np, tifffile
+    >>> from hybrid_deblur.io import voxel_size
+    >>> p = os.path.join(tempfile.mkdtemp(), "s.tif")
+    >>> tifffile.imwrite(p, np.zeros((3, 8, 8), np.uint16), imagej=True, resolution=(10.0, 10.0),
+    ...                  metadata={"spacing": 0.2, "unit": "um", "axes": "ZYX"})
+    >>> [round(v * 1e6, 6) for v in voxel_size(p)]
+    [0.2, 0.1, 0.1]
+    """
+    import tifffile
+
+    p = os.fspath(path)
+    try:
+        with tifffile.TiffFile(p) as tif:
+            page = tif.pages[0]
+            ij = tif.imagej_metadata or {}
+            tags = page.tags
+            xr, yr = tags.get("XResolution"), tags.get("YResolution")
+            ru = tags.get("ResolutionUnit")
+            ru = int(ru.value) if ru is not None else 1
+            if xr is None or yr is None:
+                return None
+            fx = xr.value[0] / xr.value[1] if isinstance(xr.value, tuple) else float(xr.value)
+            fy = yr.value[0] / yr.value[1] if isinstance(yr.value, tuple) else float(yr.value)
+    except Exception as exc:
+        raise ValueError(f"cannot read {p!r}: {type(exc).__name__}: {exc}") from exc
+    if ij:
+        unit = _UNIT_M.get(str(ij.get("unit", "")).strip().lower())
+    else:
+        unit = 1e-2 if ru == 3 else None
+    spacing = ij.get("spacing")
+    if unit is None or spacing is None or not (fx > 0 and fy > 0):
+        return None
+    return float(spacing) * unit, unit / fy, unit / fx
 
 
 # ----------------------------------------------------------------------------- reading
