@@ -11,6 +11,8 @@ data-parallel (gloo on CPU, NCCL on GPU).
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 
 def add_parser(sub):
@@ -28,12 +30,18 @@ def add_parser(sub):
     p.add_argument("--threads", type=int, default=None, help="override [train] threads")
     p.add_argument("--device", default=None, help="override [train] device (auto, cpu, cuda:0)")
     p.add_argument("--no-export", action="store_true", help="do not write the [export] weights")
+    p.add_argument("--export", default=None, metavar="PATH",
+                   help="write the final weights + model card to PATH (default: the config's "
+                        "[export] file name inside the run folder)")
+    p.add_argument("--refresh-shipped", action="store_true",
+                   help="allow the export to overwrite the weights shipped inside the package "
+                        "(never done otherwise)")
     return p
 
 
 def run(args) -> int:
     from ..learned.config import load_config
-    from ..learned.train import train
+    from ..learned.train import TrainingDiverged, train
 
     cfg = load_config(args.config)
     for key, val in (("steps", args.steps), ("max_minutes", args.max_minutes),
@@ -44,7 +52,14 @@ def run(args) -> int:
             cfg["train"][key] = val
     if args.no_export:
         cfg["export"]["path"] = ""
-    out = train(cfg, resume=args.resume, out_dir=args.out)
+    elif args.export:
+        cfg["export"]["path"] = str(Path(args.export).resolve())
+    cfg["export"]["refresh_shipped"] = bool(args.refresh_shipped)
+    try:
+        out = train(cfg, resume=args.resume, out_dir=args.out)
+    except TrainingDiverged as exc:
+        print(f"hybrid-deblur train: error: {exc}", file=sys.stderr)
+        return 3
     last = out["val_history"][-1] if out["val_history"] else {}
     line = {"step": out["step"], "stopped": out["stopped"], "final_loss": out["final_loss"],
             "val_psnr": last.get("psnr"), "seconds": out["seconds"],

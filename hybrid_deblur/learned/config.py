@@ -5,6 +5,13 @@ Sections: ``[model]`` (``name`` + constructor arguments), ``[data]`` (arguments 
 logging, checkpoints, limits) and ``[export]`` (where the final EMA weights go).
 Unknown keys in ``[train]`` / ``[export]`` are errors that list the accepted keys.
 
+Paths: ``[data] folders`` / ``images`` and ``[export] path`` in a config *file* resolve
+relative to that file (so a config works from any working directory); ``[train]
+out_dir`` is an output and resolves against the working directory (or use ``--out``).
+An ``[export] path`` inside the package's shipped-weights folder is only written with
+``refresh_shipped = true`` (``hybrid-deblur train --refresh-shipped``); otherwise the
+export goes into the run folder (:meth:`hybrid_deblur.learned.train.Trainer.export`).
+
 Examples
 --------
 >>> from hybrid_deblur.learned.config import merge_defaults
@@ -37,7 +44,7 @@ DEFAULTS: dict[str, Any] = {
         "ckpt_every": 100, "out_dir": "runs/default", "amp": True, "loss": "l1",
         "boundary": "auto", "device": "auto",
     },
-    "export": {"path": "", "dtype": "float32", "name": "", "notes": ""},
+    "export": {"path": "", "dtype": "float32", "name": "", "notes": "", "refresh_shipped": False},
 }
 
 
@@ -77,5 +84,15 @@ def load_config(path: str | os.PathLike) -> dict:
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"config file {str(p)!r} is not valid TOML: {exc}") from exc
     cfg = merge_defaults(raw)
+    base = p.resolve().parent
+
+    def rel(v):
+        return str((base / v).resolve()) if isinstance(v, str) and v and not os.path.isabs(v) else v
+
+    for key in ("folders", "images"):
+        if isinstance(cfg["data"].get(key), (list, tuple)):
+            cfg["data"][key] = [rel(v) for v in cfg["data"][key]]
+    if cfg["export"]["path"]:
+        cfg["export"]["path"] = rel(cfg["export"]["path"])
     cfg["_path"] = str(p)
     return cfg

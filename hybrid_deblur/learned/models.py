@@ -27,7 +27,7 @@ torch.Size([2, 1, 36, 36])
 >>> build_model("nope")
 Traceback (most recent call last):
 ...
-ValueError: model='nope' is unknown; known models: 'deep-wiener', 'unrolled-hqs', 'unrolled-rl'
+ValueError: model='nope' is unknown; known models: 'deep-wiener', 'drunet', 'unrolled-hqs', 'unrolled-rl'
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from ..physics.blur import Blur
 from ..physics.boundary import pad
 from ..solvers._common import check_choice
 from .dc import LEARNED_BOUNDARIES, DataTerm, rl_step
+from .denoiser import DRUNet
 from .layers import MLP, ResUNet, conv3
 
 __all__ = ["UnrolledHQS", "DeepWiener", "UnrolledRL", "MODELS", "build_model", "kernel_features",
@@ -154,6 +155,13 @@ class UnrolledHQS(_Base):
         Classical solution the stages start from: :func:`hybrid_deblur.solvers.wiener`
         (fast, differentiable) or :func:`hybrid_deblur.solvers.hqs_hl` (better, ~1 s per
         megapixel more; used by the shipped weights).
+    prior : {"resunet", "drunet"}
+        The z-step network: a :class:`~hybrid_deblur.learned.layers.ResUNet` residual, or the
+        denoiser :class:`~hybrid_deblur.learned.denoiser.DRUNet` (initialise it from a trained
+        denoiser: ``net.prior.load_state_dict(denoiser.state_dict())``).
+    schedule : {"learned", "dpir"}
+        Base (α_k, β_k): constant ``alpha0`` and β = σ, or DPIR's (β_k log-spaced from
+        49/255 to σ, α_k = λσ²/β_k², λ = ``lam``); the hyper-network's corrections start at 0.
 
     Notes
     -----
@@ -169,22 +177,39 @@ class UnrolledHQS(_Base):
     name = "unrolled-hqs"
 
     def __init__(self, stages: int = 4, channels: int = 1, widths=(32, 64, 128), blocks: int = 1,
-                 alpha0: float = 1.0, hidden: int = 32, init: str = "wiener"):
+                 alpha0: float = 1.0, hidden: int = 32, init: str = "wiener", prior: str = "resunet",
+                 schedule: str = "learned", lam: float = 0.23):
         super().__init__(stages=stages, channels=channels, widths=list(widths), blocks=blocks,
-                         alpha0=alpha0, hidden=hidden, init=init)
+                         alpha0=alpha0, hidden=hidden, init=init, prior=prior, schedule=schedule,
+                         lam=lam)
         check_choice("init", init, ("wiener", "hqs-hl"))
-        self.init = init
+        check_choice("prior", prior, ("resunet", "drunet"))
+        check_choice("schedule", schedule, ("learned", "dpir"))
+        self.init, self.prior_kind, self.base = init, prior, schedule
         if int(stages) < 1:
             raise ValueError(f"stages must be >= 1, got {stages}")
         self.stages, self.channels = int(stages), int(channels)
-        self.alpha0 = float(alpha0)
-        self.prior = ResUNet(self.channels + 1, self.channels, widths, blocks)
+        self.alpha0, self.lam = float(alpha0), float(lam)
+        if prior == "drunet":
+            self.prior = DRUNet(self.channels, widths, blocks)
+        else:
+            self.prior = ResUNet(self.channels + 1, self.channels, widths, blocks)
         self.hyper = MLP(4, 2 * self.stages, hidden)
+        #: run the prior (only) under bf16 autocast; the data steps stay in fp32
+        self.prior_amp = False
 
     def schedule(self, sigma: torch.Tensor, psf: torch.Tensor):
         """Per-sample, per-stage (alpha, beta), each of shape (B, K)."""
         s = sigma.clamp_min(SIGMA_FLOOR)
         d = self.hyper(_features(sigma, psf))
+        if self.base == "dpir":
+            from ..solvers.auto import dpir_schedule  # the engine's schedule, per sample
+
+            rows = [dpir_schedule(float(v), self.stages, lam=self.lam) for v in s.detach().cpu()]
+            sig_k = torch.tensor([r[0] for r in rows], dtype=s.dtype, device=s.device)
+            mu_k = torch.tensor([r[1] for r in rows], dtype=s.dtype, device=s.device)
+            return (torch.exp(torch.log(mu_k) + d[:, self.stages:]),
+                    torch.exp(torch.log(sig_k) + d[:, : self.stages]))
         log_beta = torch.log(s)[:, None] + d[:, : self.stages]
         log_alpha = math.log(self.alpha0) + d[:, self.stages:]
         return torch.exp(log_alpha), torch.exp(log_beta)
@@ -196,7 +221,10 @@ class UnrolledHQS(_Base):
         for k in range(self.stages):
             x = dt.x_step(z, alpha[:, k])
             bmap = beta[:, k].reshape(-1, 1, 1, 1).expand(x.shape[0], 1, *x.shape[-2:])
-            z = x + self.prior(torch.cat([x, bmap], dim=1))
+            inp = torch.cat([x, bmap.to(x.dtype)], dim=1)
+            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.prior_amp):
+                r = self.prior.residual(inp) if self.prior_kind == "drunet" else self.prior(inp)
+            z = x + r.to(x.dtype)
         return dt.crop(z)
 
 
@@ -324,6 +352,7 @@ MODELS: dict[str, type] = {
     "unrolled-hqs": UnrolledHQS,
     "deep-wiener": DeepWiener,
     "unrolled-rl": UnrolledRL,
+    "drunet": DRUNet,  # the denoiser prior (not a deblurring model: called as net(x, sigma))
 }
 
 

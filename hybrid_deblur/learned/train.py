@@ -1,5 +1,14 @@
 """The trainer: AdamW + cosine schedule, EMA, clipping, AMP on GPU, exact resume, DDP.
 
+Public, reusable pieces (the GAN trainer of :mod:`hybrid_deblur.learned.gan` and the
+denoiser trainer build on them): :class:`Trainer` (override :meth:`Trainer.train_step`),
+:func:`train`, :func:`rng_state` / :func:`set_rng_state`, :func:`hardware`,
+:func:`resume_hash`, :class:`TrainingDiverged`; checkpoints are written with
+:func:`hybrid_deblur.learned.weights.save_checkpoint` (checksum + config hash) and a
+damaged or foreign one is refused (:class:`~hybrid_deblur.learned.weights.CheckpointError`).
+A non-finite loss stops the run with :class:`TrainingDiverged`; the last good
+checkpoint on disk is kept untouched.
+
 ``train(config)`` runs a configuration of :mod:`hybrid_deblur.learned.config`
 (``hybrid-deblur train --config configs/unrolled_hqs_gray.toml [--resume]``).
 Everything a resumed run needs is in ``<out_dir>/checkpoint.pt`` (written
@@ -38,9 +47,25 @@ from torch.nn import functional as F
 from .config import merge_defaults
 from .data import PairSampler
 from .models import build_model
-from .weights import _atomic_bytes, save_weights
+from .weights import _atomic_bytes, config_hash, load_checkpoint, save_checkpoint, save_weights
 
-__all__ = ["train", "Trainer", "rng_state", "set_rng_state"]
+__all__ = ["train", "Trainer", "rng_state", "set_rng_state", "hardware", "resume_hash",
+           "TrainingDiverged"]
+
+#: [train] keys that a resumed run may change (length, logging, hardware)
+_RESUMABLE = {"steps", "max_minutes", "threads", "device", "out_dir", "log_every", "val_every",
+              "val_samples", "ckpt_every"}
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the run stopped and kept its last good checkpoint."""
+
+
+def resume_hash(cfg: dict) -> str:
+    """Hash of the parts of a config a checkpoint must match (model, data, optimiser, loss)."""
+    keep = {"model": cfg.get("model"), "data": cfg.get("data"),
+            "train": {k: v for k, v in (cfg.get("train") or {}).items() if k not in _RESUMABLE}}
+    return config_hash(keep)
 
 
 # ----------------------------------------------------------------------------- RNG state
@@ -148,18 +173,12 @@ class Trainer:
     def save_checkpoint(self) -> None:
         if self.rank != 0:
             return
-        st = self.state()
-        _atomic_bytes(self.ckpt_path, lambda f: torch.save(st, f))
+        save_checkpoint(self.ckpt_path, self.state(), cfg_hash=resume_hash(self.cfg))
 
     def load_checkpoint(self, path: str | os.PathLike | None = None) -> None:
+        """Restore a checkpoint (checksum and config hash verified: ``CheckpointError``)."""
         path = Path(path or self.ckpt_path)
-        if not path.is_file():
-            raise OSError(f"cannot resume: checkpoint {str(path)!r} does not exist")
-        try:
-            st = torch.load(path, map_location=self.device, weights_only=True)
-        except Exception as exc:
-            raise OSError(f"checkpoint {str(path)!r} is unreadable: {type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0] if str(exc) else ''}") from exc
+        st = load_checkpoint(path, cfg_hash=resume_hash(self.cfg), map_location=self.device)
         self.model.load_state_dict(st["model"])
         self.opt.load_state_dict(st["optimizer"])
         self.sched.load_state_dict(st["scheduler"])
@@ -262,6 +281,15 @@ class Trainer:
         while self.step < end:
             lr = self.opt.param_groups[0]["lr"]
             loss = self.train_step()
+            if not math.isfinite(loss):
+                if rows and self.rank == 0:
+                    with open(csv_path, "a") as f:
+                        f.write("\n".join(rows) + "\n")
+                last = self.ckpt_path if self.ckpt_path.exists() else None
+                raise TrainingDiverged(
+                    f"loss became {loss} at step {self.step}; training stopped. The last good "
+                    f"checkpoint {str(last) + ' is kept' if last else 'was never written'}; "
+                    "lower [train] lr or check the data, then --resume")
             self.losses.append(loss)
             self.elapsed = base + time.perf_counter() - t0
             if self.rank == 0:
@@ -291,7 +319,7 @@ class Trainer:
         self.save_checkpoint()
         summary = self._write_summary(stopped=stopped)
         if self.rank == 0 and self.cfg["export"]["path"] and (self.step >= steps or stopped == "max_minutes"):
-            summary["export"] = self.export(self.cfg["export"]["path"])
+            summary["export"] = self.export(self.export_target())
             self._write_summary(stopped=stopped, extra={"export": summary["export"]})
         return summary
 
@@ -307,6 +335,17 @@ class Trainer:
             _atomic_bytes(self.out / "summary.json", lambda f: f.write(text.encode()))
         s["losses"] = list(self.losses)
         return s
+
+    def export_target(self) -> Path:
+        """Where ``[export] path`` goes: the package's shipped-weights folder only with
+        ``[export] refresh_shipped``; otherwise the same file name inside the run folder."""
+        from .weights import WEIGHTS_DIR
+
+        p = Path(self.cfg["export"]["path"]).resolve()
+        inside = p.parent == WEIGHTS_DIR.resolve() or WEIGHTS_DIR.resolve() in p.parents
+        if inside and not self.cfg["export"].get("refresh_shipped"):
+            return self.out / p.name
+        return p
 
     def export(self, path: str | os.PathLike) -> dict:
         """Write the EMA weights and the model card to ``path`` (sha256 recorded)."""

@@ -34,7 +34,8 @@ from typing import Any
 import torch
 
 __all__ = ["WeightsError", "sha256_file", "save_weights", "load_weights", "load_model",
-           "shipped_weights", "shipped_path", "WEIGHTS_DIR", "read_card"]
+           "shipped_weights", "shipped_path", "WEIGHTS_DIR", "read_card", "CheckpointError",
+           "config_hash", "save_checkpoint", "load_checkpoint"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
@@ -65,6 +66,94 @@ def _atomic_bytes(path: Path, writer) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+class CheckpointError(ValueError):
+    """A training checkpoint is missing, damaged (checksum) or belongs to another configuration."""
+
+
+_CKPT_MAGIC = b"HDCKPT1\n"
+
+
+def config_hash(cfg: Any) -> str:
+    """sha256 (16 hex digits) of a JSON-able configuration (key order does not matter)."""
+    text = json.dumps(cfg, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict, *, cfg_hash: str = "") -> str:
+    """Write a training checkpoint atomically with its checksum and config hash.
+
+    The file is ``HDCKPT1\n`` + a JSON header line (``sha256`` of the payload,
+    ``config`` hash, payload size) + the ``torch.save`` payload; a reader verifies
+    the checksum before unpickling anything (:func:`load_checkpoint`). Returns the
+    payload's sha256.
+
+    Examples
+    --------
+    >>> import tempfile, os, torch
+    >>> p = os.path.join(tempfile.mkdtemp(), "ck.pt")
+    >>> _ = save_checkpoint(p, {"step": 3, "w": torch.ones(2)}, cfg_hash="abc")
+    >>> load_checkpoint(p, cfg_hash="abc")["step"]
+    3
+    >>> load_checkpoint(p, cfg_hash="xyz")
+    Traceback (most recent call last):
+    ...
+    hybrid_deblur.learned.weights.CheckpointError: checkpoint '...ck.pt' was written by another configuration (config hash abc, this run xyz); use a new output folder or the same configuration
+    """
+    import io
+
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    payload = buf.getvalue()
+    digest = hashlib.sha256(payload).hexdigest()
+    head = json.dumps({"sha256": digest, "config": cfg_hash, "bytes": len(payload)}).encode() + b"\n"
+    _atomic_bytes(Path(path), lambda f: (f.write(_CKPT_MAGIC), f.write(head), f.write(payload)))
+    return digest
+
+
+def load_checkpoint(path: str | os.PathLike, *, cfg_hash: str | None = None,
+                    map_location: Any = "cpu") -> dict:
+    """Read a checkpoint of :func:`save_checkpoint`, refusing a damaged or foreign one.
+
+    Raises
+    ------
+    CheckpointError
+        Missing file, not a checkpoint, truncated, checksum mismatch (a flipped byte),
+        or a config hash other than ``cfg_hash`` (when given). The message names the file.
+    """
+    import io
+
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"cannot resume: checkpoint {str(p)!r} does not exist")
+    raw = p.read_bytes()
+    if not raw.startswith(_CKPT_MAGIC):
+        raise CheckpointError(f"checkpoint {str(p)!r} is not a hybrid_deblur checkpoint (no "
+                              "checksum header); it may be damaged or from an older version")
+    end = raw.find(b"\n", len(_CKPT_MAGIC))
+    try:
+        head = json.loads(raw[len(_CKPT_MAGIC):end])
+        want, size = str(head["sha256"]), int(head["bytes"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"checkpoint {str(p)!r} has a damaged header: {exc}") from exc
+    payload = raw[end + 1:]
+    if len(payload) != size:
+        raise CheckpointError(f"checkpoint {str(p)!r} is truncated or padded ({len(payload)} bytes, "
+                              f"expected {size})")
+    got = hashlib.sha256(payload).hexdigest()
+    if got != want:
+        raise CheckpointError(f"checkpoint {str(p)!r} failed its checksum (expected {want[:16]}..., "
+                              f"got {got[:16]}...): the file is damaged; refusing to resume from it")
+    if cfg_hash is not None and head.get("config") != cfg_hash:
+        raise CheckpointError(f"checkpoint {str(p)!r} was written by another configuration (config "
+                              f"hash {head.get('config')}, this run {cfg_hash}); use a new output "
+                              "folder or the same configuration")
+    try:
+        return torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"checkpoint {str(p)!r} is unreadable: {type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else ''}") from exc
 
 
 def card_path(path: str | os.PathLike) -> Path:

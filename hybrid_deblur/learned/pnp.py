@@ -1,0 +1,162 @@
+"""Plug-and-play deblurring: the engine's HQS iterator with the learned denoiser as its z-step.
+
+:func:`pnp_drunet` is DPIR (Zhang et al., 2021) on this toolkit's engine: it builds
+:class:`hybrid_deblur.solvers.HQS` with ``prior=`` a :class:`~hybrid_deblur.learned.denoiser.DRUNet`
+wrapped by :func:`denoiser_prior`, so the x-step is the operator's own data step
+(:meth:`hybrid_deblur.physics.Blur.prox_data`, every boundary including ``valid``) and the
+schedule is the engine's DPIR schedule (:func:`hybrid_deblur.solvers.auto.dpir_schedule`:
+σ_k log-spaced from 49/255 to the image σ, μ_k = λσ²/σ_k², λ = 0.23). No HQS loop is
+written here.
+
+Examples
+--------
+>>> import numpy as np
+>>> from hybrid_deblur.learned.pnp import pnp_drunet
+>>> from hybrid_deblur.physics import degrade
+>>> x = np.random.default_rng(0).random((64, 64))
+>>> y, _ = degrade(x, np.ones((5, 5)) / 25, boundary="valid", noise=0.01, seed=0)
+>>> pnp_drunet(y, np.ones((5, 5)) / 25, sigma=0.01).shape       # doctest: +SKIP
+(60, 60)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from .. import backend as B
+
+__all__ = ["denoiser_prior", "pnp_drunet", "get_denoiser", "SHIPPED_DENOISERS"]
+
+#: channels -> shipped weight stem
+SHIPPED_DENOISERS = {1: "drunet_gray", 3: "drunet_color"}
+
+
+def get_denoiser(channels: int = 1, *, weights: Any = None) -> torch.nn.Module:
+    """The shipped denoiser for ``channels`` (colour falls back to gray), or ``weights``."""
+    from .inference import _load_cached
+    from .weights import WeightsError, shipped_weights
+
+    import os
+
+    if weights is not None:
+        p = os.fspath(weights)
+        return _load_cached(p, os.path.getmtime(p) if os.path.exists(p) else 0.0)
+    have = shipped_weights()
+    stem = SHIPPED_DENOISERS[3] if channels == 3 and SHIPPED_DENOISERS[3] in have else SHIPPED_DENOISERS[1]
+    if stem not in have:
+        raise WeightsError(f"no shipped denoiser ({stem}.pt is not in hybrid_deblur/learned/weights); "
+                           "train one with `python -m hybrid_deblur.learned.train_denoiser --out RUN` "
+                           "and pass weights=RUN/drunet_gray.pt")
+    p = str(have[stem])
+    return _load_cached(p, os.path.getmtime(p))
+
+
+def denoiser_prior(model: torch.nn.Module, *, device: Any = None, colour: bool | None = None
+                   ) -> Callable[[Any, float], Any]:
+    """Wrap a denoiser ``model(x, sigma)`` as the engine's z-step ``prior(v, sigma) -> z``.
+
+    ``v`` is an array of shape (H, W) or (..., H, W) (NumPy or torch, any float dtype); the
+    result has ``v``'s kind, dtype and shape. With ``colour`` (default: the model has 3
+    channels and ``v`` has a leading axis of 3) the three planes are denoised jointly;
+    otherwise every plane is denoised alone (a colour model replicates it to gray RGB).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.learned.denoiser import DRUNet
+    >>> prior = denoiser_prior(DRUNet(1, widths=(8, 16), blocks=1))
+    >>> v = np.random.default_rng(0).random((3, 20, 20))
+    >>> z = prior(v, 0.05)
+    >>> z.shape, z.dtype, bool(np.allclose(z, v, atol=1e-6))   # untrained = identity
+    ((3, 20, 20), dtype('float64'), True)
+    """
+    mc = int(getattr(model, "channels", 1))
+    params = list(model.parameters()) if isinstance(model, torch.nn.Module) else []
+    mdtype = params[0].dtype if params else None  # parameter-free priors keep the input dtype
+
+    @torch.no_grad()
+    def prior(v, sigma):
+        is_t = B.is_torch(v)
+        t = v.detach() if is_t else torch.from_numpy(np.ascontiguousarray(B.to_numpy(v)))
+        dev = torch.device(device) if device is not None else (t.device if is_t else torch.device("cpu"))
+        shape = tuple(t.shape)
+        joint = (mc == 3 and len(shape) >= 3 and shape[-3] == 3) if colour is None else bool(colour)
+        c = 3 if joint else 1
+        tb = t.to(device=dev, dtype=mdtype or t.dtype).reshape(-1, c, *shape[-2:])
+        m = model.to(dev) if isinstance(model, torch.nn.Module) else model
+        out = m(tb, float(sigma))
+        out = out.reshape(shape)
+        if is_t:
+            return out.to(device=v.device, dtype=v.dtype)
+        return out.cpu().numpy().astype(np.asarray(v).dtype, copy=False)
+
+    return prior
+
+
+def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, num_iter: int = 8,
+               lam: float = 0.23, weights: Any = None, model: Any = None, device: Any = None,
+               x0: Any = None, progress: bool = False, return_info: bool = False):
+    """Non-blind deblurring by plug-and-play HQS with the learned DRUNet denoiser (DPIR).
+
+    Parameters
+    ----------
+    y : array (NumPy or torch), shape (H, W), (3, H, W) or (..., H, W)
+        Blurred, noisy image in linear light. A leading axis of 3 is treated as RGB and
+        denoised jointly by the colour denoiser (when shipped).
+    psf : array
+        Blur kernel (one per channel allowed), centre at ``k // 2``, true convolution.
+    boundary : {"auto", "valid", "circular", "reflect", "replicate", "zero"}
+        Observation model (see :class:`hybrid_deblur.solvers.HQS`): ``"auto"`` solves the
+        honest ``valid`` problem and returns ``y``'s frame, ``"valid"`` the whole scene.
+    sigma : float or array, optional
+        Noise std on the [0, 1] scale (estimated when None).
+    num_iter : int
+        HQS iterations of the DPIR schedule (8 as in DPIR).
+    lam : float
+        DPIR trade-off λ (0.23).
+    weights : path, optional
+        A denoiser weight file (sha256-checked) instead of the shipped one.
+    model : torch.nn.Module, optional
+        A denoiser ``model(x, sigma)`` instead of weights.
+    device : str, optional
+        torch device of the denoiser (default: the input's; CPU for NumPy).
+    x0 : array, optional
+        Initial estimate (see :class:`~hybrid_deblur.solvers.HQS`).
+    progress : bool
+        Show a progress bar.
+    return_info : bool
+        Also return the solver diagnostics (schedules, boundary, timing).
+
+    Returns
+    -------
+    x : same kind as ``y`` (and ``info`` with ``return_info``)
+
+    Notes
+    -----
+    Iteration k: :math:`x_k = \\arg\\min_x \\tfrac12\\|Ax - y\\|^2 + \\tfrac{\\mu_k}2\\|x - z_{k-1}\\|^2`
+    (the engine's data step), :math:`z_k = D_\\theta(x_k, \\sigma_k)` (the denoiser).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.learned.denoiser import DRUNet
+    >>> from hybrid_deblur.physics import degrade
+    >>> x = np.random.default_rng(0).random((48, 48))
+    >>> y, _ = degrade(x, np.ones((5, 5)) / 25, boundary="valid", noise=0.01, seed=0)
+    >>> pnp_drunet(y, np.ones((5, 5)) / 25, sigma=0.01, model=DRUNet(1, (8, 16))).shape
+    (44, 44)
+    """
+    from ..solvers.hqs import HQS
+
+    if model is None:
+        shape = tuple(getattr(y, "shape", np.shape(y)))
+        model = get_denoiser(3 if len(shape) >= 3 and shape[-3] == 3 else 1, weights=weights)
+    if not callable(model):
+        raise TypeError(f"model must be a denoiser module model(x, sigma), got {type(model).__name__}")
+    solver = HQS(y, psf, prior=denoiser_prior(model, device=device), sigma=sigma, lam=lam,
+                 num_iter=num_iter, boundary=boundary, x0=x0)
+    x = solver.run(progress=progress)
+    return (x, solver.info) if return_info else x

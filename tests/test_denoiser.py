@@ -1,0 +1,197 @@
+"""Denoiser prior (DRUNet), its trainer, and training checkpoints (checksum, config hash, NaN stop)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from hybrid_deblur.learned.denoiser import DRUNet, noise_map  # noqa: E402
+from hybrid_deblur.learned.weights import (CheckpointError, load_checkpoint, save_checkpoint,  # noqa: E402
+                                           shipped_weights)
+
+torch.set_num_threads(1)
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / ".." / "shared" / "data"
+
+
+def _randomised(net):
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=p.dtype) * 0.1)
+    return net
+
+
+def test_drunet_starts_as_identity_and_keeps_shape():
+    net = DRUNet(1, widths=(8, 16, 32))
+    x = torch.rand(2, 1, 37, 29)
+    assert torch.equal(net(x, 0.1), x)
+    net3 = DRUNet(3, widths=(8, 16))
+    assert net3(torch.rand(1, 3, 20, 22), torch.tensor([0.05])).shape == (1, 3, 20, 22)
+    # a gray image through the colour model, colour through the gray model
+    assert net3(torch.rand(2, 1, 16, 16), 0.1).shape == (2, 1, 16, 16)
+    assert net(torch.rand(1, 3, 16, 16), 0.1).shape == (1, 3, 16, 16)
+
+
+def test_drunet_is_bias_free_and_positively_homogeneous():
+    net = _randomised(DRUNet(1, widths=(4, 8), blocks=1)).double()
+    assert all(getattr(m, "bias", None) is None for m in net.modules()
+               if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)))
+    x = torch.rand(1, 1, 22, 18, dtype=torch.float64)
+    out = net(x, 0.1)
+    assert not torch.allclose(out, x)  # not the identity any more
+    for a in (0.3, 2.5):
+        torch.testing.assert_close(net(a * x, 0.1 * a), a * out, rtol=1e-10, atol=1e-12)
+
+
+def test_noise_map_checks_its_input():
+    x = torch.zeros(2, 1, 4, 5)
+    assert noise_map(0.1, x).shape == (2, 1, 4, 5)
+    assert torch.equal(noise_map(torch.tensor([0.1, 0.2]), x)[:, 0, 0, 0], torch.tensor([0.1, 0.2]))
+    with pytest.raises(ValueError, match="sigma must be finite and >= 0"):
+        noise_map(-0.1, x)
+    with pytest.raises(ValueError, match="one value per batch entry"):
+        noise_map([0.1, 0.2, 0.3], x)
+    with pytest.raises(ValueError, match="sigma map must have shape"):
+        noise_map(torch.zeros(2, 1, 3, 3), x)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def test_checkpoint_refuses_damage_and_foreign_configs(tmp_path):
+    p = tmp_path / "ck.pt"
+    save_checkpoint(p, {"step": 7, "w": torch.arange(1000.0)}, cfg_hash="aaa")
+    assert load_checkpoint(p, cfg_hash="aaa")["step"] == 7
+    raw = bytearray(p.read_bytes())
+    with pytest.raises(CheckpointError, match="another configuration"):
+        load_checkpoint(p, cfg_hash="bbb")
+    flipped = tmp_path / "flipped.pt"
+    raw2 = bytearray(raw)
+    raw2[len(raw2) // 2] ^= 0x01  # one byte flipped mid-file
+    flipped.write_bytes(bytes(raw2))
+    with pytest.raises(CheckpointError, match=r"flipped\.pt.*failed its checksum"):
+        load_checkpoint(flipped)
+    trunc = tmp_path / "trunc.pt"
+    trunc.write_bytes(bytes(raw[:-100]))
+    with pytest.raises(CheckpointError, match=r"trunc\.pt.*truncated"):
+        load_checkpoint(trunc)
+    plain = tmp_path / "plain.pt"
+    torch.save({"step": 1}, plain)
+    with pytest.raises(CheckpointError, match=r"plain\.pt.*not a hybrid_deblur checkpoint"):
+        load_checkpoint(plain)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def _denoiser_args(tmp_path, *extra):
+    return ["--device", "cpu", "--data", str(DATA), "--out", str(tmp_path), "--channels", "1",
+            "--widths", "8", "16", "--patch", "16", "--batch", "2", "--limit-images", "40",
+            "--threads", "1", "--val-every", "1000", "--ckpt-every", "2", "--log-seconds", "1e9",
+            *extra]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (DATA / "train400").is_dir(), reason="../shared/data not present")
+def test_denoiser_trainer_resumes_exactly_and_refuses_a_damaged_checkpoint(tmp_path):
+    from hybrid_deblur.learned.train_denoiser import main
+
+    assert main(_denoiser_args(tmp_path / "a", "--steps", "5")) == 0
+    assert main(_denoiser_args(tmp_path / "b", "--steps", "5", "--stop-after", "2")) == 0
+    assert main(_denoiser_args(tmp_path / "b", "--steps", "5", "--resume")) == 0
+    ca, cb = ((tmp_path / d / "curve.csv").read_text() for d in "ab")
+    col = lambda t: [r.split(",")[3] for r in t.splitlines()[1:]]  # noqa: E731 - loss column
+    assert len(col(ca)) == 5 and col(ca) == col(cb)
+    for d in "ab":
+        assert (tmp_path / d / "drunet_gray.pt").is_file() and (tmp_path / d / "drunet_gray.json").is_file()
+    # a flipped byte is refused, naming the file (exit status 2), and the file is left alone
+    ck = tmp_path / "b" / "checkpoint.pt"
+    raw = bytearray(ck.read_bytes())
+    raw[len(raw) // 2] ^= 0x10
+    ck.write_bytes(bytes(raw))
+    assert main(_denoiser_args(tmp_path / "b", "--steps", "8", "--resume")) == 2
+    assert ck.read_bytes() == bytes(raw)
+    # another configuration is refused
+    assert main(_denoiser_args(tmp_path / "a", "--steps", "8", "--resume", "--lr", "1e-3")) == 2
+
+
+@pytest.mark.slow
+def test_unrolled_trainer_stops_on_nan_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    from hybrid_deblur.learned.config import merge_defaults
+    from hybrid_deblur.learned.data import PairSampler, synthetic_images
+    from hybrid_deblur.learned.train import Trainer, TrainingDiverged, train
+
+    cfg = merge_defaults({"model": {"name": "unrolled-hqs", "stages": 1, "widths": [8, 16]},
+                          "train": {"steps": 8, "batch_size": 1, "warmup": 1, "val_every": 0,
+                                    "ckpt_every": 3, "log_every": 1, "threads": 1}})
+    sampler = PairSampler(images=synthetic_images(3, 48), patch=20, max_kernel=5, common_kernel=5)
+    orig = Trainer.train_step
+
+    def step(self):
+        loss = orig(self)
+        return math.nan if self.step == 5 else loss
+
+    monkeypatch.setattr(Trainer, "train_step", step)
+    with pytest.raises(TrainingDiverged, match=r"loss became nan at step 5.*checkpoint.pt is kept"):
+        train(cfg, out_dir=tmp_path, sampler=sampler, progress=False)
+    ck = tmp_path / "checkpoint.pt"
+    st = load_checkpoint(ck)
+    assert st["step"] == 3 and all(bool(torch.isfinite(v).all()) for v in st["model"].values())
+    # the damaged checkpoint is refused on --resume, naming the file
+    raw = bytearray(ck.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    ck.write_bytes(bytes(raw))
+    monkeypatch.setattr(Trainer, "train_step", orig)
+    with pytest.raises(CheckpointError, match=r"checkpoint.pt.*failed its checksum"):
+        train(cfg, out_dir=tmp_path, sampler=sampler, progress=False, resume=True)
+
+
+@pytest.mark.skipif(not (DATA / "train400").is_dir(), reason="../shared/data not present")
+def test_cli_train_never_writes_into_the_package_and_resolves_paths_from_the_config(tmp_path, monkeypatch):
+    from hybrid_deblur.cli.main import main
+    from hybrid_deblur.learned.weights import WEIGHTS_DIR
+
+    def digest():
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(WEIGHTS_DIR.iterdir())
+                if p.is_file()}
+
+    before = digest()
+    cdir = tmp_path / "cfg"
+    cdir.mkdir()
+    rel = Path(__import__("os").path.relpath(DATA.resolve() / "train400", cdir))
+    ship = Path(__import__("os").path.relpath(WEIGHTS_DIR / "unrolled_hqs_gray.pt", cdir))
+    (cdir / "tiny.toml").write_text(
+        '[model]\nname = "unrolled-hqs"\nstages = 1\nwidths = [8, 16]\n'
+        f'[data]\nfolders = ["{rel.as_posix()}"]\npatch = 20\nmax_kernel = 5\ncommon_kernel = 5\n'
+        '[train]\nsteps = 2\nbatch_size = 1\nwarmup = 1\nval_every = 0\nckpt_every = 0\nthreads = 1\n'
+        f'[export]\npath = "{ship.as_posix()}"\nname = "unrolled_hqs_gray"\n')
+    monkeypatch.chdir(tmp_path)  # a working directory from which the relative data path is wrong
+    assert main(["train", "--config", str(cdir / "tiny.toml"), "--out", "scratch_run"]) == 0
+    assert digest() == before
+    assert (tmp_path / "scratch_run" / "unrolled_hqs_gray.pt").is_file()
+    assert (tmp_path / "scratch_run" / "unrolled_hqs_gray.json").is_file()
+    assert main(["train", "--config", str(cdir / "tiny.toml"), "--out", "run2",
+                 "--export", str(tmp_path / "mine.pt")]) == 0
+    assert (tmp_path / "mine.pt").is_file() and digest() == before
+
+
+@pytest.mark.skipif("drunet_gray" not in shipped_weights(), reason="no shipped denoiser")
+def test_shipped_denoiser_lowers_the_error_of_a_noisy_image():
+    from hybrid_deblur.learned.pnp import get_denoiser
+    from hybrid_deblur.learned.data import synthetic_images
+
+    x = torch.from_numpy(synthetic_images(1, 96, seed=3)[0])[None]
+    g = torch.Generator().manual_seed(0)
+    for c in (1, 3):
+        net = get_denoiser(c)
+        xc = x.expand(1, c, -1, -1) if c == 3 else x
+        for s in (10 / 255, 25 / 255):
+            y = xc + s * torch.randn(xc.shape, generator=g)
+            with torch.no_grad():
+                err_in = float(((y - xc) ** 2).mean())
+                err_out = float(((net(y, s) - xc) ** 2).mean())
+            assert err_out < 0.35 * err_in, (c, s, err_out / err_in)  # >= 4.5 dB better
