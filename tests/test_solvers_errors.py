@@ -83,7 +83,7 @@ def test_wiener_bad_options():
 
 
 def test_tikhonov_bad_options():
-    with pytest.raises(ValueError, match="method='lcurve' is not supported; accepted: 'gcv'"):
+    with pytest.raises(ValueError, match="method='lcurve' is not supported; accepted: 'auto', 'gcv'"):
         tikhonov(Y, K, method="lcurve")
     with pytest.raises(ValueError, match="lam must be a finite number >= 0"):
         tikhonov(Y, K, lam=float("nan"))

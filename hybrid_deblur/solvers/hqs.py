@@ -51,7 +51,8 @@ from ..physics.blur import Blur
 from ..physics.boundary import pad
 from ..physics.differences import divergence, gradient
 from . import _common as C
-from .auto import auto_parameters, check_sigma, hqs_prior_weight
+from .auto import (auto_parameters, check_sigma, hqs_prior_weight, identity_result,
+                   is_identity_kernel)
 from .shrinkage import hqs_w_step
 
 __all__ = ["HQS", "auto_lambda", "hqs", "hqs_hl", "hqs_tv", "hqs_w_step", "hqs_x_step"]
@@ -392,6 +393,7 @@ def hqs(y: Any, psf: Any, *, prior: Any = "hyper_laplacian", alpha: float = 2 / 
     .. math:: (A^TA + \\mathrm{lam}\\,\\beta\\,D^TD)\\,x = A^Ty + \\mathrm{lam}\\,\\beta\\,D^Tw
 
     (:meth:`~hybrid_deblur.physics.Blur.solve_normal`; exact FFT for ``circular``).
+    A centred delta PSF with the automatic ``lam`` returns the input (no harm).
     Until this release ``lam`` was the *data* weight: the new ``lam`` is its inverse.
 
     Examples
@@ -409,6 +411,16 @@ def hqs(y: Any, psf: Any, *, prior: Any = "hyper_laplacian", alpha: float = 2 / 
         if num_iter is not None:
             raise TypeError("give num_iter or the deprecated iterations, not both")
         num_iter = iterations
+    if lam is None and not callable(prior) and x0 is None and is_identity_kernel(
+            C.prepare(y, psf, ndim=ndim)[1], ndim):
+        # a centred delta: nothing to deconvolve, and the default never denoises (no harm)
+        HQS(y, psf, prior=prior, alpha=alpha, lam=1.0, sigma=sigma, boundary=boundary,
+            ndim=ndim)                                   # validates every argument
+        yy, kk, _ = C.prepare(y, psf, ndim=ndim)
+        x = identity_result(yy, kk, boundary, ndim)
+        info = {"iterations": 0, "lam": 0.0, "prior": prior, "identity_kernel": True,
+                "boundary": boundary}
+        return (x, info) if return_info else x
     solver = HQS(y, psf, prior=prior, alpha=alpha, lam=lam, sigma=sigma,
                  beta_schedule=beta_schedule, inner=inner, num_iter=num_iter if callable(prior)
                  else None, boundary=boundary, data_solver=data_solver, data_iters=data_iters,
