@@ -30,10 +30,15 @@ def add_parser(sub):
     add_boundary_flag(p, "auto", extra=("auto",))
     add_io_flags(p)
     p.add_argument("-o", "--output", required=True, help="restored image (+ .json sidecar)")
+    from .tiled_deblur import add_tile_flags  # scale (issue 15): --tile/--halo/--scheduler/--workers
+    add_tile_flags(p)
     return p
 
 
 def run(args) -> int:
+    from .tiled_deblur import maybe_run_tiled  # scale (issue 15): tiled path + memory guard
+    if (rc := maybe_run_tiled(args)) is not None:
+        return rc
     from ..pipeline.methods import get_method
 
     if not args.blind and not args.psf:

@@ -17,6 +17,7 @@ Examples
 (128, 128)
 """
 
+from .batch import deblur_folder, list_images
 from .memory import (BUFFERS, MemoryLimitError, available_memory, check_memory, estimate_memory,
                      format_bytes)
 from .params import freeze_options, influence_radius
@@ -28,10 +29,12 @@ __all__ = [
     "TILE_BOUNDARIES",
     "available_memory",
     "check_memory",
+    "deblur_folder",
     "deconvolve_tiled",
     "estimate_memory",
     "format_bytes",
     "freeze_options",
     "influence_radius",
+    "list_images",
     "scheduler_context",
 ]

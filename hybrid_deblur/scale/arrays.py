@@ -98,6 +98,24 @@ class NpyRegionWriter:
         return RawRegionReader(self.path, self.offset, self.shape, self.dtype)
 
 
+def _npy_reader(path: str) -> RawRegionReader:
+    """Parse the ``.npy`` header only (no mapping, so even a truncated file reports its shape)."""
+    fmt = np.lib.format
+    try:
+        with open(path, "rb") as f:
+            version = fmt.read_magic(f)
+            reader = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}.get(version)
+            if reader is None:
+                raise ValueError(f"unsupported .npy version {version}")
+            shape, fortran, dtype = reader(f)
+            offset = f.tell()
+    except ValueError as exc:
+        raise ValueError(f"{path!r} is not a valid .npy file: {exc}") from None
+    if dtype.hasobject:
+        raise ValueError(f"{path!r} holds Python objects; only numeric arrays can be restored")
+    return RawRegionReader(path, offset, shape, dtype, fortran=fortran)
+
+
 def _zarr_open(path: str):
     try:
         import zarr
@@ -131,11 +149,7 @@ def open_input(image: Any):
         raise FileNotFoundError(f"image file not found: {path!r}")
     ext = p.suffix.lower()
     if ext == ".npy":
-        m = np.load(path, mmap_mode="r")
-        out = RawRegionReader(path, m.offset, m.shape, m.dtype, fortran=m.flags.f_contiguous
-                              and not m.flags.c_contiguous)
-        del m
-        return out
+        return _npy_reader(path)
     if ext in _TIFF:
         import tifffile
 
@@ -171,14 +185,18 @@ def input_shape(image: Any) -> tuple[tuple[int, ...], np.dtype]:
         if ext not in (".npy", ".zarr", *_TIFF) and not Path(image).is_dir():
             if not Path(image).exists():
                 raise FileNotFoundError(f"image file not found: {os.fspath(image)!r}")
-            try:
-                from PIL import Image
+            from PIL import Image
 
+            bomb = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = None  # only the header is read here; the guard decides
+            try:
                 with Image.open(os.fspath(image)) as im:
                     w, h = im.size
                     c = len(im.getbands())
             except Exception as exc:
                 raise ValueError(f"cannot read the size of {os.fspath(image)!r}: {exc}") from None
+            finally:
+                Image.MAX_IMAGE_PIXELS = bomb
             return ((h, w) if c == 1 else (c, h, w)), np.dtype(np.float64)
     a = open_input(image)
     return tuple(int(s) for s in a.shape), np.dtype(a.dtype)

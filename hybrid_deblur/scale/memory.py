@@ -244,7 +244,7 @@ def check_memory(shape: Sequence[int], dtype: Any = "float32", *, method: str = 
                                      boundary=boundary) / 1024 ** 2, 1e-9)
         lead = math.prod(shape[:-2]) if len(shape) > 2 else 1
         room = max(budget - int(extra), 0) / max(workers, 1) / max(lead, 1)
-        tile = int(math.sqrt(room / per_px) * 0.8) // 64 * 64
+        tile = min(int(math.sqrt(room / per_px) * 0.8) // 64 * 64, 2048)
         hint = (f"tile it: hybrid-deblur deblur IMAGE --tile {tile} (or deconvolve_tiled(..., "
                 f"chunks={tile}))" if tile >= 128 else
                 "reduce the number of parallel workers or free memory; even small tiles do not fit")

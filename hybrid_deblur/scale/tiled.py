@@ -154,6 +154,11 @@ def _write(out, output: str, compute_kw: dict):
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tiled.tmp")
     if ext not in (".npy", ".tif", ".tiff", ".zarr"):
         raise ValueError(f"output={output!r}: must end in .npy, .tif, .tiff or .zarr")
+    need = math.prod(out.shape) * out.dtype.itemsize * (2 if ext in (".tif", ".tiff") else 1)
+    free = shutil.disk_usage(path.parent if str(path.parent) else ".").free
+    if need > 0.95 * free:
+        raise ValueError(f"output={output!r} needs ~{format_bytes(need)} on disk, only "
+                         f"{format_bytes(free)} is free there; write to another disk")
     try:
         if ext == ".zarr":
             try:
@@ -309,7 +314,8 @@ def deconvolve_tiled(image: Any, psf: Any, method: str = "wiener", *, chunks: An
     opts = freeze_options(src, k, method, ndim=nd, **options) if freeze else dict(options)
     if nd != 2 and accepts(fn, "ndim") and method not in LEARNED:
         opts["ndim"] = nd
-    depth = (_per_axis(influence_radius(k, method, ndim=nd, **opts), nd, "halo")
+    depth = (_per_axis(influence_radius(k, method, ndim=nd, **{a: b for a, b in opts.items()
+                                                              if a != "ndim"}), nd, "halo")
              if isinstance(halo, str) and halo == "auto" else _per_axis(halo, nd, "halo"))
     core = tuple(min(c, n) for c, n in zip(core, shape[-nd:]))
     for c, h, n in zip(core, depth, shape[-nd:]):
@@ -344,7 +350,7 @@ def deconvolve_tiled(image: Any, psf: Any, method: str = "wiener", *, chunks: An
     if progress and scheduler in (None, "threads", "sync", "synchronous"):
         from dask.diagnostics import ProgressBar
 
-        pbar = ProgressBar()
+        pbar = ProgressBar(dt=1.0)
     with _fft_threads(n_workers), scheduler_context(scheduler, n_workers) as kw, pbar:
         if output is None:
             res = out.compute(**kw)
