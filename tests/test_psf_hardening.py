@@ -77,6 +77,13 @@ def test_tiny_motion_is_a_delta(length):
     assert k.shape == (1, 1) and k[0, 0] == 1.0
 
 
+def test_huge_parameters_with_a_small_explicit_size_give_a_flat_window():
+    flat = np.full((9, 9), 1 / 81)
+    for k in (disk(1e300, 9), disk(1e200, 9), gaussian(1e300, 9), gaussian(1e9, 9)):
+        np.testing.assert_allclose(k, flat, rtol=1e-6)
+    np.testing.assert_allclose(disk(20.0, 9), flat, rtol=1e-12)   # radius > diagonal: full
+
+
 # ----------------------------------------------------------------------------- dtypes
 def test_float16_kernel_sums_to_one_or_is_refused():
     with pytest.raises(ValueError, match="float16 cannot hold"):

@@ -107,6 +107,8 @@ def gaussian(sigma: float | Sequence[float], size: int | Sequence[int] | None = 
     shape = check_size(size, (2 * half + 1, 2 * half + 1), f"gaussian(sigma={sigma!r})")
     if sy == 0 and sx == 0:
         return delta(shape, dt)
+    # beyond ~1e8 px a Gaussian is flat over any allowed window; larger values only overflow
+    sy, sx = min(sy, _FLAT_SIGMA), min(sx, _FLAT_SIGMA)
 
     theta = math.radians(ang)
     c, s = math.cos(theta), math.sin(theta)
@@ -151,6 +153,7 @@ def gaussian(sigma: float | Sequence[float], size: int | Sequence[int] | None = 
     return finish(k, dt, "gaussian")
 
 
+_FLAT_SIGMA = 1e8
 _LINE_SIGMA = 0.02  # below this width (px) the quadrature cannot resolve the profile: a line
 
 
@@ -253,6 +256,8 @@ def disk(radius: float, size: int | Sequence[int] | None = None, *, dtype=np.flo
     if r <= 0.5:
         # the whole disk lies inside the centre pixel (or touches its edge only)
         return delta(shape, dt)
+    # a disk larger than the window's diagonal covers every pixel (and r * r may overflow)
+    r = min(r, math.hypot(*shape) + 2.0)
     yr = _offsets(shape[0])[:, None]
     xc = _offsets(shape[1])[None, :]
     A = _quadrant_area
