@@ -144,6 +144,37 @@ def test_16bit_gray_tiff_written_as_png_stays_16_bit(tmp_path):
     assert io.image_bits(tmp_path / "a.npy") is None
 
 
+def test_matching_bits_keeps_the_input_depth_never_less_than_the_default(tmp_path):
+    io.imwrite(tmp_path / "g16.tif", np.zeros((4, 4)))                 # 16-bit TIFF
+    io.imwrite(tmp_path / "f.tif", np.zeros((4, 4)), bits=32)          # float TIFF
+    io.imwrite(tmp_path / "g8.png", np.zeros((4, 4)))                  # 8-bit PNG
+    io.imwrite(tmp_path / "a.npy", np.zeros((4, 4)))
+    mb = io.matching_bits
+    assert mb(tmp_path / "o.png", tmp_path / "g16.tif") == 16
+    assert mb(tmp_path / "o.png", tmp_path / "f.tif") == 16
+    assert mb(tmp_path / "o.tif", tmp_path / "f.tif") == 32
+    assert mb(tmp_path / "o.tif", tmp_path / "g8.png") is None         # TIFF default (16) kept
+    assert mb(tmp_path / "o.jpg", tmp_path / "g16.tif") is None
+    assert mb(tmp_path / "o.png", tmp_path / "a.npy") is None
+    with pytest.raises(ValueError, match="unknown extension"):
+        mb(tmp_path / "o.gif", tmp_path / "g8.png")
+
+
+def test_cli_blur_keeps_16_bit_depth(tmp_path):
+    """Issue 14: a 16-bit grey input blurred to .png comes out 16-bit."""
+    import tifffile
+
+    from hybrid_deblur.cli.main import main
+    from hybrid_deblur.psf import disk
+
+    raw = (np.random.default_rng(1).random((40, 40)) * 65535).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "in.tif", raw)
+    np.save(tmp_path / "k.npy", disk(2.0))
+    assert main(["blur", str(tmp_path / "in.tif"), "--psf", str(tmp_path / "k.npy"),
+                 "-o", str(tmp_path / "out.png")]) == 0
+    assert io.image_bits(tmp_path / "out.png") == 16
+
+
 def test_stale_temporaries_of_a_killed_writer_are_cleaned_on_the_next_write(tmp_path):
     """Issue 16 item 9: a SIGKILL-ed write leaves a temporary file; the next write removes it."""
     import signal

@@ -35,10 +35,11 @@ def read_psf(path: str, *, orientation: str = "conv") -> np.ndarray:
     return load_psf(path, orientation=orientation)
 
 
-def write_image(path: str, img: Any, *, linear: bool = True) -> None:
-    from ..io import imwrite
+def write_image(path: str, img: Any, *, linear: bool = True, like: str | None = None) -> None:
+    """Write ``img``; with ``like`` (the input file) keep its bit depth (16-bit in, 16-bit out)."""
+    from ..io import imwrite, matching_bits
 
-    imwrite(path, img, linear=linear)
+    imwrite(path, img, linear=linear, bits=matching_bits(path, like) if like else None)
 
 
 def write_json(path: str | Path, obj: Any) -> None:

@@ -38,7 +38,7 @@ def run(args) -> int:
                       seed=args.seed)
     info.update({"image": str(args.image), "psf": str(args.psf), "linear": args.linear})
     out = Path(args.output)
-    write_image(str(out), y, linear=args.linear)
+    write_image(str(out), y, linear=args.linear, like=args.image)
     write_json(out.with_suffix(".json"), info)
     print(f"blurred {args.image} -> {out} ({info['output_shape']}, noise {info['noise']})")
     return 0

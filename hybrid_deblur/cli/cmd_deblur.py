@@ -65,7 +65,7 @@ def run(args) -> int:
     x = np.asarray(x)
     elapsed = time.perf_counter() - t0
     out = Path(args.output)
-    write_image(str(out), x, linear=args.linear)
+    write_image(str(out), x, linear=args.linear, like=args.image)
     report.update({"image": str(args.image), "psf": str(args.psf) if args.psf else "estimated",
                    "method": args.method, "boundary": args.boundary, "sigma": args.sigma,
                    "seconds": round(elapsed, 4), "shape": list(x.shape)})

@@ -32,7 +32,8 @@ from __future__ import annotations
 
 from .colour import REC709, linear_to_srgb, rgb_to_gray, srgb_to_linear
 from .read import READ_FORMATS, SAMPLE_IMAGES, image_bits, imread, sample_image, voxel_size
-from .write import WRITE_FORMATS, atomic_save_json, atomic_write, clean_stale_temporaries, imwrite
+from .write import (WRITE_FORMATS, atomic_save_json, atomic_write, clean_stale_temporaries, imwrite,
+                    matching_bits)
 
 __all__ = [
     "READ_FORMATS",
@@ -46,6 +47,7 @@ __all__ = [
     "imread",
     "imwrite",
     "linear_to_srgb",
+    "matching_bits",
     "rgb_to_gray",
     "sample_image",
     "srgb_to_linear",

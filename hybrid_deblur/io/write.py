@@ -36,13 +36,50 @@ import numpy as np
 from .. import backend as B
 from .colour import linear_to_srgb
 
-__all__ = ["WRITE_FORMATS", "atomic_save_json", "atomic_write", "imwrite"]
+__all__ = ["WRITE_FORMATS", "atomic_save_json", "atomic_write", "imwrite", "matching_bits"]
 
 #: file extensions :func:`imwrite` writes
 WRITE_FORMATS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".npy")
 
 #: leftovers without a process id (older versions) are removed after this many seconds
 _LEGACY_TMP_AGE = 3600.0
+
+
+_BITS = {".png": (8, 16), ".jpg": (8,), ".jpeg": (8,), ".tif": (16, 8, 32), ".tiff": (16, 8, 32),
+         ".npy": (None,)}
+
+
+def matching_bits(path: str | os.PathLike, source: str | os.PathLike) -> int | None:
+    """The bit depth to write ``path`` with so that it keeps the depth of the file ``source``.
+
+    16-bit input gives 16-bit PNG/TIFF output, float TIFF input float TIFF output
+    (16-bit for PNG, the deepest it holds); ``None`` (the format's default, never
+    less deep) when the source is not deeper than that default, the output format
+    cannot hold more (JPEG) or the source has no bit depth (``.npy``).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from hybrid_deblur.io import imwrite, matching_bits
+    >>> d = tempfile.mkdtemp()
+    >>> imwrite(os.path.join(d, "in.tif"), np.zeros((4, 4)))          # 16-bit TIFF
+    >>> matching_bits(os.path.join(d, "out.png"), os.path.join(d, "in.tif"))
+    16
+    """
+    from .read import image_bits
+
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext not in _BITS:
+        raise ValueError(f"cannot write {os.fspath(path)!r}: unknown extension {ext!r}; "
+                         f"accepted: {', '.join(WRITE_FORMATS)}")
+    src = image_bits(source)
+    allowed = _BITS[ext]
+    if src is None or allowed == (None,):
+        return None
+    fits = [b for b in allowed if b is not None and b <= src]
+    pick = max(fits) if fits else None
+    return pick if pick is not None and pick > allowed[0] else None   # never below the default
 
 
 def _pid_alive(pid: int) -> bool:
@@ -273,8 +310,7 @@ def imwrite(path: str | os.PathLike, img: Any, *, linear: bool = True, bits: int
         raise TypeError(f"img must be a real numeric array, got dtype {arr.dtype}")
     arr = B.as_float(arr, name="img")
     B.check_finite(arr, name="img")
-    allowed = {".png": (8, 16), ".jpg": (8,), ".jpeg": (8,), ".tif": (16, 8, 32),
-               ".tiff": (16, 8, 32), ".npy": (None,)}[ext]
+    allowed = _BITS[ext]
     if bits is None:
         bits = allowed[0]
     if bits not in allowed:
