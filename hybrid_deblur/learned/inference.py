@@ -35,13 +35,15 @@ import torch
 from .. import backend as B
 from .weights import WeightsError, load_model, shipped_weights
 
-__all__ = ["unrolled_hqs", "deep_wiener", "unrolled_rl", "restore_with", "get_model"]
+__all__ = ["unrolled_hqs", "deep_wiener", "unrolled_rl", "unrolled_pnp", "restore_with", "get_model"]
 
 #: registry name -> (gray weights stem, colour weights stem, config that trains it)
 SHIPPED = {
     "unrolled-hqs": ("unrolled_hqs_gray", "unrolled_hqs_color", "configs/unrolled_hqs_gray.toml"),
     "deep-wiener": ("deep_wiener_gray", "deep_wiener_color", "configs/deep_wiener_gray.toml"),
     "unrolled-rl": ("unrolled_rl_gray", "unrolled_rl_color", "configs/unrolled_rl_gray.toml"),
+    "unrolled-pnp": ("unrolled_pnp_gray", "unrolled_pnp_color",
+                     "python -m hybrid_deblur.learned.train_denoiser --finetune-share 0.3 ..."),
 }
 
 
@@ -61,7 +63,8 @@ def get_model(name: str, *, channels: int = 1, weights: Any = None) -> torch.nn.
     if stem not in have:
         raise WeightsError(
             f"method {name!r} has no shipped weights ({gray}.pt is not in "
-            f"hybrid_deblur/learned/weights); train them with `hybrid-deblur train --config {cfg}` "
+            f"hybrid_deblur/learned/weights); train them with "
+            f"`{cfg if cfg.startswith('python') else 'hybrid-deblur train --config ' + cfg}` "
             "and pass weights=<run>/... .pt, or use method 'unrolled-hqs'")
     p = str(have[stem])
     return _load_cached(p, os.path.getmtime(p))
@@ -127,7 +130,8 @@ def restore_with(model: torch.nn.Module, y: Any, psf: Any, *, boundary: str = "a
 
 def get_method_function(name: str):
     """The restoration function of registry ``name`` (``unrolled-hqs``, ``deep-wiener``, ``unrolled-rl``)."""
-    fns = {"unrolled-hqs": unrolled_hqs, "deep-wiener": deep_wiener, "unrolled-rl": unrolled_rl}
+    fns = {"unrolled-hqs": unrolled_hqs, "deep-wiener": deep_wiener, "unrolled-rl": unrolled_rl,
+           "unrolled-pnp": unrolled_pnp}
     if name not in fns:
         raise ValueError(f"method={name!r} is not a learned method; known: {', '.join(sorted(fns))}")
     return fns[name]
@@ -197,3 +201,15 @@ def unrolled_rl(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, 
                 model: Any = None, device: Any = None, progress: bool = False, **kw) -> Any:
     """Non-blind deblurring with the learned unrolled Richardson-Lucy network (see :func:`unrolled_hqs`)."""
     return _registered("unrolled-rl", y, psf, boundary, sigma, weights, model, device, kw)
+
+
+def unrolled_pnp(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, weights: Any = None,
+                 model: Any = None, device: Any = None, progress: bool = False, **kw) -> Any:
+    """Non-blind deblurring with UnrolledHQS on the DRUNet denoiser (DPIR schedule + learned
+    corrections), fine-tuned end-to-end on ``valid`` blur (see :func:`unrolled_hqs`).
+
+    Compared with :func:`hybrid_deblur.learned.pnp.pnp_drunet` (the engine's HQS with the
+    denoiser and a fixed schedule), its per-stage weights are learned; colour images are
+    restored channel by channel.
+    """
+    return _registered("unrolled-pnp", y, psf, boundary, sigma, weights, model, device, kw)
