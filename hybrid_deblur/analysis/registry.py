@@ -34,6 +34,8 @@ METHODS: dict[str, tuple[str, str, str]] = {
     "unrolled-hqs": ("hybrid_deblur.learned.inference", "unrolled_hqs", "learned unrolled HQS (shipped weights)"),
     "deep-wiener": ("hybrid_deblur.learned.inference", "deep_wiener", "learned deep Wiener (shipped weights)"),
     "unrolled-rl": ("hybrid_deblur.learned.inference", "unrolled_rl", "learned unrolled RL (shipped weights)"),
+    "pnp-drunet": ("hybrid_deblur.learned.pnp", "pnp_drunet", "plug-and-play HQS with the learned DRUNet denoiser (DPIR)"),
+    "unrolled-pnp": ("hybrid_deblur.learned.inference", "unrolled_pnp", "UnrolledHQS on the DRUNet denoiser, fine-tuned on valid blur"),
 }
 
 
