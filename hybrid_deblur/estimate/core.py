@@ -12,7 +12,9 @@ Examples
 
 from __future__ import annotations
 
+import importlib
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -21,9 +23,34 @@ import numpy as np
 from .. import backend as B
 from . import _common as C
 
-__all__ = ["METHODS", "PRIORS", "EstimateReport", "estimate_kernel"]
+__all__ = [
+    "ESTIMATORS",
+    "METHODS",
+    "PRIORS",
+    "EstimateReport",
+    "NoBlurWarning",
+    "estimate_kernel",
+    "resolve_estimator",
+]
 
-METHODS = ("map", "parametric", "blind_rl")
+METHODS = ("auto", "map", "parametric", "learned", "blind_rl")
+
+#: estimators served outside ``estimate`` (name -> "module:function", imported at call time,
+#: so ``estimate`` never imports torch or ``learned`` at module level). The function takes
+#: a gray NumPy image and returns ``(psf, info)``.
+ESTIMATORS = {"learned": "hybrid_deblur.learned.kernel_net:estimate_kernel_learned"}
+
+
+class NoBlurWarning(UserWarning):
+    """The blind estimator found no kernel convincingly better than "no blur"."""
+
+
+def resolve_estimator(name: str):
+    """The function registered in :data:`ESTIMATORS` under ``name`` (imported now)."""
+    if name not in ESTIMATORS:
+        raise ValueError(f"estimator {name!r} is unknown; registered: {', '.join(sorted(ESTIMATORS))}")
+    mod, fn = ESTIMATORS[name].split(":")
+    return getattr(importlib.import_module(mod), fn)
 PRIORS = ("l0", "dark_channel")
 MODELS = ("auto", "motion", "defocus", "gaussian", "motion+defocus")
 
@@ -45,9 +72,10 @@ class EstimateReport:
         ``energies`` (data misfit after each kernel update). One entry for
         ``blind_rl``; empty for ``parametric``.
     confidence : float
-        In [0, 1]; MAP: share of the blurred image's gradient energy explained by the
-        kernel and the latent image at the finest level; parametric: the correlation
-        of the spectral fit; blind RL: relative likelihood improvement.
+        In [0, 1]: calibrated probability that the kernel restores within 1 dB of the
+        true kernel (from the evidence margin over the identity and the ambiguity among
+        candidates, :func:`hybrid_deblur.estimate.select.confidence_from_margin`); for
+        ``decision="identity"``, the probability that no blur is the right call.
     time_s : float
         Wall time of the estimation.
     params : dict
@@ -55,6 +83,16 @@ class EstimateReport:
         the options of the iterative methods.
     restored : ndarray or None
         The non-blind restoration with the estimated kernel (``restore=True``).
+    decision : {"estimated", "identity"}
+        ``"identity"``: no candidate was convincingly better than "no blur" (the no-harm
+        guard); the returned kernel is the identity and ``warning`` says so.
+    warning : str or None
+    candidates : list of dict
+        Every candidate kernel scored (name, family, shape, evidence, params, seconds).
+    margin : float or None
+        Evidence of the returned estimate minus that of the identity (per frequency).
+    ambiguity : float or None
+        ``"auto"``: evidence gap to the best structurally different candidate.
     """
 
     method: str
@@ -66,12 +104,18 @@ class EstimateReport:
     time_s: float = 0.0
     params: dict = field(default_factory=dict)
     restored: Any = None
+    decision: str = "estimated"
+    warning: str | None = None
+    candidates: list = field(default_factory=list)
+    margin: float | None = None
+    ambiguity: float | None = None
 
     def as_dict(self) -> dict:
         """JSON-friendly dictionary (without the restored image)."""
         d = asdict(self)
         d.pop("restored", None)
         d["size"] = list(self.size)
+        d["params"] = {k: v for k, v in d["params"].items() if k != "kernels"}
         return d
 
 
@@ -136,11 +180,11 @@ def _fit_to(k, ksize):
     return out / out.sum()
 
 
-def estimate_kernel(y, *, size=None, method: str = "map", prior: str = "l0", model: str = "auto",
+def estimate_kernel(y, *, size=None, method: str = "auto", prior: str = "l0", model: str = "auto",
                     lam: float = 4e-3, lam_dark: float = 4e-3, gamma: float = 1.0,
                     inner_iterations: int = 5, refine: int = 2, iterations: int = 50,
-                    restore: bool = False,
-                    progress: bool = False, callback=None):
+                    guard: bool = True, margin: float = 0.01, sigma: float | None = None,
+                    restore: bool = False, progress: bool = False, callback=None):
     """Estimate the blur kernel of an image blind (without knowing it).
 
     Parameters
@@ -149,12 +193,18 @@ def estimate_kernel(y, *, size=None, method: str = "map", prior: str = "l0", mod
         Blurred image, linear light in [0, 1] (NumPy, CuPy or torch; colour is
         reduced to Rec.709 luminance).
     size : int, (int, int), "auto" or None
-        Kernel size (made odd). ``None``/"auto": about 14 % of the short side, odd,
-        in [15, 55] (35 for a 255-px image).
-    method : {"map", "parametric", "blind_rl"}
+        Kernel size (made odd). ``None``/"auto": ``"auto"`` caps candidates at 20 % of
+        the short side (at most 101 px) and sizes them from the image; the single
+        methods use about 14 % of the short side, odd, in [15, 55].
+    method : {"auto", "map", "parametric", "learned", "blind_rl"}
+        ``"auto"`` (default): candidates from every family (identity, parametric fits,
+        MAP at two sizes, the learned estimator when its weights are shipped) scored by
+        the Gaussian-prior evidence on observed pixels
+        (:func:`hybrid_deblur.estimate.select.select_kernel`);
         ``"map"``: coarse-to-fine MAP with an L0 gradient prior (Pan et al.);
         ``"parametric"``: motion / defocus / Gaussian / motion+defocus fit of the
-        spectrum (see ``model``); ``"blind_rl"``: alternating Richardson-Lucy.
+        spectrum (see ``model``); ``"learned"``: the learned estimator
+        (:data:`ESTIMATORS`); ``"blind_rl"``: alternating Richardson-Lucy.
     prior : {"l0", "dark_channel"}
         Latent-image prior of ``"map"`` (``"dark_channel"`` adds Pan et al. 2016's
         L0 dark-channel term, weight ``lam_dark``; slower).
@@ -167,19 +217,30 @@ def estimate_kernel(y, *, size=None, method: str = "map", prior: str = "l0", mod
         image (Xu & Jia style; MAP).
     iterations : int
         RL pairs of ``"blind_rl"``.
+    guard : bool
+        No-harm guard (default on): when the estimate's evidence does not beat the
+        identity's by ``margin``, return the identity kernel, set
+        ``report.decision = "identity"`` and emit a :class:`NoBlurWarning`.
+    margin : float
+        Evidence gain (per frequency) required over the identity.
+    sigma : float, optional
+        Noise level of ``y`` (estimated when None).
     restore : bool
-        Also restore the image with the estimated kernel (hyper-Laplacian HQS, see
+        Also restore the image with the estimated kernel (HQS-TV,
         :func:`hybrid_deblur.estimate.restore.restore_ringing_suppressed`);
         colour images are restored channel by channel. Stored in ``report.restored``.
     progress : bool
-        tqdm bar over the pyramid levels.
+        tqdm bar over the candidate families (``"auto"``) or pyramid levels (MAP).
     callback : callable, optional
-        Called with a dict (scale, kernel, latent) after each kernel update.
+        MAP/blind RL: called with a dict (scale, kernel, latent) after each kernel
+        update; ``"auto"``: called with the name of each candidate family as it starts.
 
     Returns
     -------
     psf : array (kh, kw)
-        Non-negative, sums to 1, centred by centroid; in the library of ``y``.
+        Non-negative, sums to 1, centred by centroid; in the library of ``y``. The
+        identity is a ``(1, 1)`` array with ``"auto"``, a centred delta of the
+        requested size otherwise.
     report : EstimateReport
 
     Notes
@@ -191,17 +252,17 @@ def estimate_kernel(y, *, size=None, method: str = "map", prior: str = "l0", mod
               + \\gamma\\|k\\|^2,
 
     then :math:`k \\leftarrow \\max(k, 0)`, components with < 10 % of the mass
-    removed, :math:`k/\\sum k`; entries below 1/20 of the maximum are zeroed at the end
-    of each level. ``W`` masks the frame, a 3-px border and pixels within a kernel
-    footprint of saturation (:math:`y \\ge 0.98`). ``lam`` decays by 1.1 per update.
+    removed, :math:`k/\\sum k`. The guard and ``"auto"`` score kernels by
+    :class:`hybrid_deblur.estimate.evidence.SpectralEvidence`.
 
     Examples
     --------
     >>> import numpy as np
     >>> from hybrid_deblur.estimate import estimate_kernel
-    >>> k, rep = estimate_kernel(np.random.default_rng(1).random((80, 80)), size=11)
+    >>> k, rep = estimate_kernel(np.random.default_rng(1).random((80, 80)), size=11, method="map",
+    ...                          guard=False)
     >>> bool(k.min() >= 0), round(float(k.sum()), 6), sorted(rep.as_dict())[:3]
-    (True, 1.0, ['confidence', 'method', 'params'])
+    (True, 1.0, ['ambiguity', 'candidates', 'confidence'])
     """
     t0 = time.perf_counter()
     if method not in METHODS:
@@ -210,7 +271,7 @@ def estimate_kernel(y, *, size=None, method: str = "map", prior: str = "l0", mod
         raise ValueError(f"prior={prior!r} is unknown; accepted: {', '.join(PRIORS)}")
     if model not in MODELS:
         raise ValueError(f"model={model!r} is unknown; accepted: {', '.join(MODELS)}")
-    for name, v in (("lam", lam), ("lam_dark", lam_dark), ("gamma", gamma)):
+    for name, v in (("lam", lam), ("lam_dark", lam_dark), ("gamma", gamma), ("margin", margin)):
         if not np.isfinite(v) or v < 0:
             raise ValueError(f"{name}={v!r} must be a finite number >= 0")
     if int(inner_iterations) < 1 or int(iterations) < 1:
@@ -218,31 +279,75 @@ def estimate_kernel(y, *, size=None, method: str = "map", prior: str = "l0", mod
     g = C.as_gray(y)
     if min(g.shape) < 16:
         raise ValueError(f"y has shape {tuple(g.shape)}; accepted: images of at least 16 x 16 pixels")
-    ksize, auto = _resolve_size(size, g.shape)
     scales: list = []
     params: dict = {}
-    if method == "map":
-        from .map_l0 import map_estimate
+    cands: list = []
+    decision, m, amb = "estimated", None, None
+    if method == "auto":
+        from .select import select_kernel
 
-        ld = lam_dark if prior == "dark_channel" else 0.0
-        k, info = map_estimate(g, ksize, lam=lam, lam_dark=ld, gamma=gamma,
-                               inner_iterations=int(inner_iterations), refine=int(refine),
-                               callback=callback, progress=progress)
-        scales = info["scales"]
-        conf = info.get("explained", 0.0)
-        params = {"lam": lam, "lam_dark": ld, "gamma": gamma, "inner_iterations": inner_iterations,
-                  "refine": int(refine)}
-    elif method == "blind_rl":
-        from .blind_rl import blind_richardson_lucy
-
-        k, _, info = blind_richardson_lucy(g, ksize, iterations=int(iterations), callback=callback)
-        e = info["energies"]
-        conf = float(np.clip((e[0] - e[-1]) / (abs(e[0]) + 1e-12), 0, 1)) if len(e) > 1 else 0.0
-        scales = [{"scale": 1.0, "size": int(ksize[0]), "image_shape": g.shape,
-                   "iterations": int(iterations), "energies": e}]
-        params = {"iterations": int(iterations)}
+        ksize, auto = _resolve_size(size, g.shape)
+        cap = None if auto else max(ksize)
+        ksize = None if auto else ksize
+        k, info = select_kernel(g, size=cap, sigma=sigma, margin=margin, progress=progress,
+                                callback=callback)
+        if not guard and info["decision"] == "identity":
+            best = max((c for c in info["candidates"] if c["family"] != "identity"),
+                       key=lambda c: c["evidence"], default=None)
+            if best is not None:
+                k, info["decision"] = info["kernels"][best["name"]], "estimated"
+        decision, conf, m, amb = info["decision"], info["confidence"], info["margin"], info["ambiguity"]
+        cands = info["candidates"]
+        params = {"chosen": info["chosen"], "sigma": info["sigma"], "cap": info["cap"], "notes": info["notes"]}
+        ksize = ksize or tuple(int(v) for v in k.shape)
+        prior_used = None
     else:
-        k, params, conf = _parametric_psf(g, model, ksize)
+        ksize, auto = _resolve_size(size, g.shape)
+        prior_used = prior if method == "map" else None
+        if method == "map":
+            from .map_l0 import map_estimate
+
+            ld = lam_dark if prior == "dark_channel" else 0.0
+            k, info = map_estimate(g, ksize, lam=lam, lam_dark=ld, gamma=gamma,
+                                   inner_iterations=int(inner_iterations), refine=int(refine),
+                                   callback=callback, progress=progress)
+            scales = info["scales"]
+            params = {"lam": lam, "lam_dark": ld, "gamma": gamma, "inner_iterations": inner_iterations,
+                      "refine": int(refine), "explained": info.get("explained", 0.0)}
+        elif method == "blind_rl":
+            from .blind_rl import blind_richardson_lucy
+
+            k, _, info = blind_richardson_lucy(g, ksize, iterations=int(iterations), callback=callback)
+            scales = [{"scale": 1.0, "size": int(ksize[0]), "image_shape": g.shape,
+                       "iterations": int(iterations), "energies": info["energies"]}]
+            params = {"iterations": int(iterations)}
+        elif method == "learned":
+            k, info = resolve_estimator("learned")(g)
+            k = _fit_to(np.asarray(k, np.float64), ksize) if max(k.shape) > max(ksize) else np.asarray(k)
+            params = {"support": info.get("support")}
+        else:
+            k, params, _ = _parametric_psf(g, model, ksize)
+        k = np.maximum(k, 0)
+        k = k / k.sum()
+        from .evidence import SpectralEvidence
+        from .select import confidence_from_margin
+
+        ev = SpectralEvidence(g, sigma=sigma, max_kernel=max(k.shape))
+        e_k = ev.score(k) if max(k.shape) <= ev.tile else -np.inf
+        e_id = ev.score(np.ones((1, 1)))
+        m = float(e_k - e_id)
+        cands = [{"name": "identity", "family": "identity", "shape": [1, 1], "evidence": e_id},
+                 {"name": method, "family": method, "shape": list(k.shape), "evidence": e_k}]
+        if guard and not m > margin:
+            decision = "identity"
+        conf = confidence_from_margin(m, 0.05) if decision == "estimated" else \
+            1.0 - confidence_from_margin(m, 0.05)
+    warn = None
+    if decision == "identity":
+        k = np.ones((1, 1)) if (method == "auto" and auto) else _fit_to(np.ones((1, 1)), ksize)
+        warn = ("no-harm guard: no kernel estimate was convincingly better than no blur "
+                f"(evidence margin {m:+.4f} <= {margin}); returning the identity kernel")
+        warnings.warn(warn, NoBlurWarning, stacklevel=2)
     k = np.maximum(k, 0)
     k = k / k.sum()
     restored = None
@@ -256,9 +361,10 @@ def estimate_kernel(y, *, size=None, method: str = "map", prior: str = "l0", mod
             restored = np.stack([restore_ringing_suppressed(c, k) for c in a])
         else:
             restored = np.stack([restore_ringing_suppressed(a[..., c], k) for c in range(a.shape[-1])], -1)
-    report = EstimateReport(method=method, prior=prior if method == "map" else None,
-                            size=tuple(int(v) for v in ksize), size_auto=auto, scales=scales,
-                            confidence=float(conf), time_s=time.perf_counter() - t0,
-                            params=params, restored=restored)
+    report = EstimateReport(method=method, prior=prior_used,
+                            size=tuple(int(v) for v in (ksize or k.shape)), size_auto=auto,
+                            scales=scales, confidence=float(conf), time_s=time.perf_counter() - t0,
+                            params=params, restored=restored, decision=decision, warning=warn,
+                            candidates=cands, margin=m, ambiguity=amb)
     out = k if B.is_numpy(y) else B.asarray_like(k, y, dtype=B.float_dtype(y))
     return out, report

@@ -42,8 +42,15 @@ from torch import nn
 
 from .. import backend as B
 
-__all__ = ["KernelNet", "gradient_autocorr", "crop_grid", "predict_kernel", "load_kernel_net",
-           "estimate_kernel_learned", "SHIPPED_NAME"]
+__all__ = [
+    "SHIPPED_NAME",
+    "KernelNet",
+    "crop_grid",
+    "estimate_kernel_learned",
+    "gradient_autocorr",
+    "load_kernel_net",
+    "predict_kernel",
+]
 
 #: stem of the shipped weight file in ``hybrid_deblur/learned/weights``
 SHIPPED_NAME = "kernel_net_gray"
@@ -172,8 +179,8 @@ def crop_grid(shape, crop: int, n_max: int = 16) -> list[tuple[int, int]]:
     if min(H, W) < crop:
         raise ValueError(f"image of shape {(H, W)} is smaller than the network's crop {crop}; "
                          f"accepted: images of at least {crop} x {crop} pixels")
-    ny = max(1, min(int(math.ceil(H / crop)), int(math.sqrt(n_max))))
-    nx = max(1, min(int(math.ceil(W / crop)), n_max // ny))
+    ny = max(1, min(math.ceil(H / crop), int(math.sqrt(n_max))))
+    nx = max(1, min(math.ceil(W / crop), n_max // ny))
     ys = np.linspace(0, H - crop, ny).round().astype(int)
     xs = np.linspace(0, W - crop, nx).round().astype(int)
     return [(int(a), int(b)) for a in ys for b in xs]

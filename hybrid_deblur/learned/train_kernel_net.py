@@ -46,14 +46,14 @@ import torch
 from .. import backend as B
 from .kernel_net import SHIPPED_NAME, KernelNet
 
-__all__ = ["sample_pool_kernel", "build_kernel_pool", "load_gray_images", "Batcher", "train", "main"]
+__all__ = ["Batcher", "build_kernel_pool", "load_gray_images", "main", "sample_pool_kernel", "train"]
 
 FAMILIES = {"camera_shake": 0.3, "linear": 0.14, "defocus": 0.12, "gaussian": 0.1,
             "motion+defocus": 0.14, "shake+defocus": 0.14, "identity": 0.06}
 
 
 def _odd(n: float) -> int:
-    n = int(round(n))
+    n = round(n)
     return n if n % 2 else n + 1
 
 
@@ -62,8 +62,8 @@ def _center_int(k: np.ndarray) -> np.ndarray:
     kh, kw = k.shape
     yy, xx = np.mgrid[:kh, :kw]
     s = k.sum()
-    sy = int(round(kh // 2 - (yy * k).sum() / s))
-    sx = int(round(kw // 2 - (xx * k).sum() / s))
+    sy = round(kh // 2 - (yy * k).sum() / s)
+    sx = round(kw // 2 - (xx * k).sum() / s)
     return np.roll(k, (sy, sx), axis=(0, 1))
 
 
@@ -281,7 +281,7 @@ def train(*, device: str = "cpu", minutes: float = 5.0, data: str = "../shared/d
     budget = float(minutes) * 60.0
     g = torch.Generator().manual_seed(seed)
     use_amp = bool(amp)
-    rows, step, last_val, best = [], 0, time.perf_counter(), None
+    rows, step, last_val = [], 0, time.perf_counter()
     run_avg = None
     card: dict = {}
     t_train0 = time.perf_counter()
@@ -336,7 +336,15 @@ def train(*, device: str = "cpu", minutes: float = 5.0, data: str = "../shared/d
         os.replace(tmp, out / "curve.csv")
 
     net.train()
-    while True:
+    stop = {"flag": False}
+    try:  # SIGINT/SIGTERM (e.g. ``timeout``): finish the step, then validate and save
+        import signal
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.update(flag=True))
+    except ValueError:  # pragma: no cover - not the main thread
+        pass
+    while not stop["flag"]:
         now = time.perf_counter()
         frac = (now - t_start) / budget
         if frac >= 1.0:

@@ -1,0 +1,297 @@
+"""Candidate kernels, their no-reference scores, and the no-harm decision (``method="auto"``).
+
+:func:`select_kernel` makes candidates — the identity ("no blur"), parametric fits
+(linear motion, defocus, motion ⊛ defocus, Gaussian; each refined by the evidence
+over its parameters), coarse-to-fine MAP at two sizes and the learned estimator when
+its weights are shipped — scores every one with the Gaussian-prior evidence
+:class:`~hybrid_deblur.estimate.evidence.SpectralEvidence` (observed pixels only),
+and returns the best. Kernels whose evidence lies within ``tie`` of the best are
+resolved towards the *smaller* kernel (an over-sized kernel is what makes a blind
+result worse than its input), and a kernel and its 180° flip (equal evidence) by the
+sparsity :math:`\\ell_1/\\ell_2` of the gradients of their HQS-TV restorations.
+
+No harm: the estimate is used only when its evidence beats the identity's by more
+than ``margin``; otherwise the identity is returned with ``decision="identity"``.
+
+Examples
+--------
+>>> import numpy as np
+>>> from hybrid_deblur.estimate.select import select_kernel
+>>> y = np.random.default_rng(0).random((96, 96))
+>>> k, info = select_kernel(y, families=("identity", "parametric"))
+>>> info["decision"], k.shape
+('identity', (1, 1))
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from .evidence import SpectralEvidence
+
+__all__ = ["FAMILIES", "confidence_from_margin", "kernel_extent", "select_kernel"]
+
+FAMILIES = ("identity", "parametric", "map", "learned")
+
+#: logistic calibration of the confidence on the evidence margin over the identity and
+#: the ambiguity among the top candidates (fitted on ``benchmarks/blind_suite.py --quick``)
+CONF_A, CONF_B, CONF_C = 60.0, 0.03, 40.0
+
+
+def _odd(v: float) -> int:
+    v = math.ceil(v)
+    return v if v % 2 else v + 1
+
+
+def kernel_extent(k: np.ndarray, energy: float = 0.995) -> int:
+    """Side of the smallest centred odd square holding ``energy`` of the kernel's mass."""
+    k = np.asarray(k, dtype=np.float64)
+    kh, kw = k.shape
+    c0, c1 = kh // 2, kw // 2
+    tot = k.sum()
+    for r in range(max(kh, kw)):
+        if k[max(0, c0 - r):c0 + r + 1, max(0, c1 - r):c1 + r + 1].sum() >= energy * tot:
+            return 2 * r + 1
+    return max(kh, kw)
+
+
+def _spread(k: np.ndarray) -> float:
+    """Root second moment about the centroid (pixels)."""
+    kh, kw = k.shape
+    yy, xx = np.mgrid[:kh, :kw]
+    s = k.sum()
+    cy, cx = (yy * k).sum() / s, (xx * k).sum() / s
+    return float(np.sqrt((((yy - cy) ** 2 + (xx - cx) ** 2) * k).sum() / s))
+
+
+def _center_crop(a: np.ndarray, side: int) -> np.ndarray:
+    H, W = a.shape
+    h, w = min(H, side), min(W, side)
+    i, j = (H - h) // 2, (W - w) // 2
+    return a[i:i + h, j:j + w]
+
+
+# ----------------------------------------------------------------------------- candidates
+def _parametric_candidates(g, ev: SpectralEvidence, cap: int) -> list[dict]:
+    """Parametric fits refined by the evidence over their parameters."""
+    from ..psf import combine, disk, gaussian, linear_motion
+    from . import parametric as P
+
+    crop = _center_crop(g, 512)
+    lmax = max(2.0, cap - 2.0)
+    rmax = max(0.6, (cap - 1) / 2 - 0.5)
+
+    def search(make, grid):
+        """(evidence, kernel, params) of the best grid point (fast evidence), or None."""
+        best = None
+        for p in grid:
+            try:
+                k = make(*p)
+            except ValueError:
+                continue
+            if max(k.shape) > cap:
+                continue
+            s = ev.score(k, fast=True)
+            if best is None or s > best[0]:
+                best = (s, k, p)
+        return best
+
+    out = []
+    m = P.estimate_motion(crop, max_length=lmax)
+    a0, L0 = m["angle"], min(m["length"], lmax)
+    Ls = np.unique(np.clip(L0 * np.array([0.6, 0.75, 0.88, 1.0, 1.12, 1.25]), 1.0, lmax))
+    best = search(linear_motion, [(L, a) for L in Ls for a in (a0 - 2, a0, a0 + 2)])
+    if best is not None:
+        L1, a1 = best[2]
+        best = search(linear_motion, [(L1 + dl, a1 + da) for dl in (-1.0, 0.0, 1.0)
+                                      for da in (-1.0, -0.5, 0.0, 0.5, 1.0)])
+        a0 = float(best[2][1] % 180)
+        out.append({"name": "motion", "family": "parametric", "kernel": best[1],
+                    "params": {"length": float(best[2][0]), "angle": a0}})
+    r0 = P.estimate_defocus(crop, max_radius=rmax)["radius"]
+    grid = np.unique(np.clip(np.concatenate([r0 * np.array([0.6, 0.8, 0.9, 1.0, 1.1, 1.25]),
+                                             [1.0, 2.0, 3.0, 4.5, 6.5, 9.0]]), 0.5, rmax))
+    best = search(disk, [(r,) for r in grid])
+    if best is not None:
+        out.append({"name": "defocus", "family": "parametric", "kernel": best[1],
+                    "params": {"radius": float(best[2][0])}})
+    gs = max(P.estimate_gaussian(crop)["sigma"], 0.3)
+    grid = np.unique(np.clip(np.concatenate([gs * np.array([0.6, 0.8, 1.0, 1.2, 1.5]),
+                                             [0.7, 1.2, 2.0, 3.0, 5.0]]), 0.3, max(0.31, cap / 6)))
+    best = search(gaussian, [(s_,) for s_ in grid])
+    if best is not None:
+        out.append({"name": "gaussian", "family": "parametric", "kernel": best[1],
+                    "params": {"sigma": float(best[2][0])}})
+
+    def md(L, r):  # motion + defocus at the motion angle
+        if L < 1 and r < 0.5:
+            raise ValueError("identity")
+        if L < 1:
+            return disk(r)
+        if r < 0.5:
+            return linear_motion(L, a0)
+        return combine(linear_motion(L, a0), disk(r))
+
+    Lg = [L for L in (0.0, 3, 5, 8, 11, 15, 20, 26, 33, 42, 52, 64, 78, 95) if L <= lmax]
+    Rg = [r for r in (0.0, 1.0, 2.0, 3.0, 4.5, 6.0, 8.0, 11.0, 15.0) if r <= rmax]
+    best = search(md, [(L, r) for L in Lg for r in Rg])
+    if best is not None:
+        L1, r1 = best[2]
+        Lf = np.unique(np.clip(L1 + np.array([-3, -1.5, 0, 1.5, 3]), 0, lmax))
+        Rf = np.unique(np.clip(r1 + np.array([-1, -0.5, 0, 0.5, 1]), 0, rmax))
+        best = search(md, [(L, r) for L in Lf for r in Rf]) or best
+        out.append({"name": "motion+defocus", "family": "parametric", "kernel": best[1],
+                    "params": {"length": float(best[2][0]), "radius": float(best[2][1]), "angle": a0}})
+    return out
+
+
+def _map_candidates(g, sizes, *, crop: int, progress: bool) -> list[dict]:
+    from .map_l0 import map_estimate
+
+    c = _center_crop(g, crop)
+    out = []
+    for s in sizes:
+        if 2 * s + 8 > min(c.shape):
+            continue
+        k, info = map_estimate(c, (s, s), progress=progress)
+        out.append({"name": f"map{s}", "family": "map", "kernel": k,
+                    "params": {"size": int(s), "explained": info.get("explained", 0.0)}})
+    return out
+
+
+def _learned_candidates(g, notes: list) -> list[dict]:
+    from .core import resolve_estimator
+
+    try:
+        fn = resolve_estimator("learned")
+        k, info = fn(g)
+    except Exception as exc:  # noqa: BLE001 - no torch, no shipped weights, a failed sha256 check
+        notes.append(f"learned estimator unavailable: {type(exc).__name__}: {exc}")
+        return []
+    return [{"name": "learned", "family": "learned", "kernel": np.asarray(k, np.float64),
+             "params": {"support": info.get("support")}}]
+
+
+# ----------------------------------------------------------------------------- scoring
+def _l1l2(y, k) -> float:
+    """Gradient sparsity of the HQS-TV restoration of a central crop (lower = sharper)."""
+    from ..solvers import hqs
+
+    c = _center_crop(y, 256)
+    x = np.asarray(hqs(c, k, prior="tv"))
+    gx, gy = np.diff(x, axis=1), np.diff(x, axis=0)
+    return float((np.abs(gx).sum() + np.abs(gy).sum()) / np.sqrt((gx ** 2).sum() + (gy ** 2).sum() + 1e-30))
+
+
+def confidence_from_margin(margin: float, ambiguity: float) -> float:
+    """Calibrated probability that the chosen kernel restores within 1 dB of the true one.
+
+    ``margin``: evidence of the choice minus the identity's; ``ambiguity``: evidence gap to
+    the best structurally different candidate (small gap = ambiguous).
+    """
+    z = CONF_A * (margin - CONF_B) + CONF_C * min(ambiguity, 0.05)
+    return float(1.0 / (1.0 + math.exp(-z)))
+
+
+def select_kernel(y, *, size=None, families=("identity", "parametric", "map", "learned"),
+                  sigma: float | None = None, margin: float = 0.01, tie: float = 0.004,
+                  map_crop: int = 256, progress: bool = False, callback=None) -> tuple[np.ndarray, dict]:
+    """Best kernel among the candidates, or the identity when none is convincing.
+
+    Parameters
+    ----------
+    y : ndarray (H, W)
+        Blurred gray image (NumPy float64).
+    size : int, optional
+        Kernel size cap (default: 20 % of the short side, at most 101, odd).
+    families : sequence of str
+        Candidate families among :data:`FAMILIES` (the identity is always scored).
+    sigma : float, optional
+        Noise level (estimated when None).
+    margin : float
+        Evidence (per frequency) a kernel must gain over the identity to be used.
+    tie : float
+        Candidates within ``tie`` of the best evidence count as tied; the smallest wins.
+    map_crop : int
+        MAP runs on a central crop of at most this side.
+    progress : bool
+        tqdm bar over the candidate families.
+    callback : callable, optional
+        Called with the family name before each family runs (progress reporting).
+
+    Returns
+    -------
+    psf : ndarray
+        The chosen kernel (``(1, 1)`` identity when the guard declines).
+    info : dict
+        ``decision``, ``confidence``, ``margin``, ``candidates`` (name, family, shape,
+        evidence, params, seconds), ``chosen``, ``sigma``, ``notes``, ``cap``.
+    """
+    bad = [f for f in families if f not in FAMILIES]
+    if bad:
+        raise ValueError(f"families {bad} are unknown; accepted: {', '.join(FAMILIES)}")
+    g = np.asarray(y, dtype=np.float64)
+    short = min(g.shape)
+    cap = _odd(min(101, 0.2 * short)) if size is None else int(size) | 1
+    cap = max(3, min(cap, (short // 2 - 1) | 1))
+    ev = SpectralEvidence(g, sigma=sigma, max_kernel=cap)
+    cap = min(cap, (ev.tile // 2 - 1) | 1)
+    notes: list = []
+    cands: list = [{"name": "identity", "family": "identity", "kernel": np.ones((1, 1)), "params": {}}]
+    fams = [f for f in families if f != "identity"]
+    it = fams
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(fams, desc="kernel candidates", leave=False)
+    for fam in it:
+        if callback is not None:
+            callback(fam)
+        t0 = time.perf_counter()
+        if fam == "parametric":
+            new = _parametric_candidates(g, ev, cap)
+        elif fam == "learned":
+            new = _learned_candidates(g, notes)
+            new = [c for c in new if max(c["kernel"].shape) <= ev.tile]
+        else:
+            ext = [kernel_extent(c["kernel"]) for c in cands if c["family"] in ("parametric", "learned")]
+            s0 = _odd(min(cap, max([15] + [1.25 * e + 4 for e in ext])))
+            sizes = sorted({s0, _odd(min(cap, 1.6 * s0))})
+            new = _map_candidates(g, sizes, crop=max(map_crop, 3 * max(sizes)), progress=False)
+        dt = time.perf_counter() - t0
+        for c in new:
+            c["seconds"] = round(dt / max(len(new), 1), 3)
+        cands.extend(new)
+    for c in cands:
+        k = np.asarray(c["kernel"], dtype=np.float64)
+        c["kernel"] = k / k.sum()
+        c["evidence"] = ev.score(c["kernel"])
+        c["spread"] = _spread(c["kernel"])
+    e_id = cands[0]["evidence"]
+    best_e = max(c["evidence"] for c in cands)
+    tied = [c for c in cands if c["evidence"] >= best_e - tie]
+    chosen = min(tied, key=lambda c: c["spread"])
+    k = chosen["kernel"]
+    flipped = k[::-1, ::-1]
+    if chosen["family"] in ("map", "learned") and np.abs(flipped - k).sum() > 0.2 \
+            and _l1l2(g, flipped) < _l1l2(g, k):
+        chosen = dict(chosen, kernel=np.ascontiguousarray(flipped), name=chosen["name"] + "-flipped")
+    m = chosen["evidence"] - e_id
+    others = [c["evidence"] for c in cands if c is not chosen and c["family"] != "identity"
+              and _spread(c["kernel"]) > 1.5 * chosen["spread"] + 1]
+    amb = chosen["evidence"] - max(others) if others else 0.05
+    decision = "estimated" if (chosen["family"] != "identity" and m > margin) else "identity"
+    if decision == "identity":
+        chosen = cands[0]
+    conf = confidence_from_margin(m, amb) if decision == "estimated" else \
+        float(1.0 - confidence_from_margin(best_e - e_id, 0.05))
+    table = [{"name": c["name"], "family": c["family"], "shape": list(c["kernel"].shape),
+              "evidence": round(float(c["evidence"]), 6), "params": c["params"],
+              "seconds": c.get("seconds", 0.0)} for c in cands]
+    return chosen["kernel"], {"decision": decision, "confidence": conf, "margin": float(m),
+                              "ambiguity": float(amb), "candidates": table, "chosen": chosen["name"],
+                              "sigma": ev.sigma, "notes": notes, "cap": int(cap),
+                              "kernels": {c["name"]: c["kernel"] for c in cands}}
