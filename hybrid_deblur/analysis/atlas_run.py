@@ -60,7 +60,7 @@ COLUMNS = (["cell", "image"] + list(AXES) + [
     "kernel_px", "blind_size", "snr_db", "sigma_used", "input_psnr", "input_ssim",
     "indistinguishable", "md_length", "md_radius", "method", "kind", "estimator", "solver",
     "psnr", "ssim", "gap_input", "gap_true", "kernel_similarity", "error_ratio", "confidence",
-    "decision", "failed", "time_s", "error"])
+    "decision", "failed", "time_s", "error", "warnings"])
 TIME_COLUMNS = ("time_s",)
 
 
@@ -206,10 +206,21 @@ def _measure(xhat, obs: dict) -> tuple[float, float, np.ndarray]:
     return float(M.psnr(xhat, ref)), float(M.ssim(xhat, ref)), xhat
 
 
-def _timed(f, *a, **kw):
-    t0 = time.perf_counter()
-    out = f(*a, **kw)
-    return out, time.perf_counter() - t0
+def _timed(f, *a, _notes: list | None = None, **kw):
+    """``(f(*a, **kw), seconds)``; warnings are collected into ``_notes`` instead of printed."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t0 = time.perf_counter()
+        out = f(*a, **kw)
+        dt = time.perf_counter() - t0
+    if _notes is not None:
+        for w in caught:
+            note = f"{w.category.__name__}: {str(w.message)[:120]}"
+            if note not in _notes:
+                _notes.append(note)
+    return out, dt
 
 
 def run_cell(cell: dict, spec: AtlasSpec) -> dict:
@@ -240,8 +251,8 @@ def run_cell(cell: dict, spec: AtlasSpec) -> dict:
         from ..estimate import estimate_kernel
 
         with contextlib.suppress(Exception):
-            _, rep = estimate_kernel(y, size=base["blind_size"], method="parametric",
-                                     model="motion+defocus")
+            (_, rep), _ = _timed(estimate_kernel, y, size=base["blind_size"], method="parametric",
+                                 model="motion+defocus")
             base.update(indistinguishable=bool(rep.params.get("indistinguishable")),
                         md_length=rep.params.get("length"), md_radius=rep.params.get("radius"))
     rows, true_runs = [], {}
@@ -255,27 +266,31 @@ def run_cell(cell: dict, spec: AtlasSpec) -> dict:
     def true_kernel(name):
         if name not in true_runs:
             try:
-                xh, dt = _timed(_call, name, y, psf, sigma)
+                notes: list = []
+                xh, dt = _timed(_call, name, y, psf, sigma, _notes=notes)
                 p, s, xm = _measure(xh, obs)
-                true_runs[name] = (p, s, xm, dt, None)
+                true_runs[name] = (p, s, xm, dt, None, notes)
             except Exception as exc:  # noqa: BLE001 - recorded in the table
-                true_runs[name] = (math.nan, math.nan, None, 0.0, f"{type(exc).__name__}: {exc}")
+                true_runs[name] = (math.nan, math.nan, None, 0.0, f"{type(exc).__name__}: {exc}", [])
         return true_runs[name]
 
     for name in spec.nonblind:
         row = dict(base, method=name, kind=method_kind(name), estimator=None, solver=name)
-        p, s, _, dt, err = true_kernel(name)
-        row.update(time_s=dt, error=err, gap_true=None if row["kind"] == "end-to-end" else 0.0)
+        p, s, _, dt, err, notes = true_kernel(name)
+        row.update(time_s=dt, error=err, gap_true=None if row["kind"] == "end-to-end" else 0.0,
+                   warnings="; ".join(notes) or None)
         finish(row, p, s)
         rows.append(row)
     for est, solver in spec.blind:
         from ..estimate import estimate_kernel
 
         row = dict(base, method=f"{est}>{solver}", kind="blind", estimator=est, solver=solver)
-        pt, _, xt, _, _ = true_kernel(solver)
+        pt, _, xt, _, _, _ = true_kernel(solver)
+        notes = []
         try:
-            (k, rep), t_est = _timed(estimate_kernel, y, size=base["blind_size"], method=est)
-            xh, t_sol = _timed(_call, solver, y, np.asarray(k), sigma)
+            (k, rep), t_est = _timed(estimate_kernel, y, size=base["blind_size"], method=est,
+                                     _notes=notes)
+            xh, t_sol = _timed(_call, solver, y, np.asarray(k), sigma, _notes=notes)
             p, s, xm = _measure(xh, obs)
             border = min(15, min(ref.shape) // 4)
             er = (float(M.error_ratio(xm, xt, ref, border=border)) if xt is not None and math.isfinite(p)
@@ -288,6 +303,7 @@ def run_cell(cell: dict, spec: AtlasSpec) -> dict:
         except Exception as exc:  # noqa: BLE001 - recorded in the table
             p, s = math.nan, math.nan
             row.update(time_s=0.0, error=f"{type(exc).__name__}: {exc}", gap_true=None)
+        row["warnings"] = "; ".join(notes) or None
         finish(row, p, s)
         rows.append(row)
     clean_rows = [{c: _plain(r.get(c)) for c in COLUMNS} for r in rows]
