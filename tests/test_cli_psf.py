@@ -129,7 +129,10 @@ def test_cli_optics_warning_is_one_line(tmp_path, capsys):
 def _text_boxes(fig):
     fig.canvas.draw()
     r = fig.canvas.get_renderer()
-    texts = [t for t in fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "get_window_extent"))
+    from matplotlib.text import Text
+
+    found = fig.findobj(Text)
+    texts = [t for t in {id(t): t for t in found}.values()      # findobj may repeat an artist
              if t.get_visible() and t.get_text().strip()]
     return [(t.get_text(), t.get_window_extent(r)) for t in texts]
 

@@ -7,6 +7,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from hybrid_deblur.analysis import plots as P
+from hybrid_deblur.psf import measured
 from hybrid_deblur.psf import optics as O
 
 
@@ -73,6 +74,27 @@ def test_plot_encircled_energy(k, tmp_path):
     assert line.get_ydata()[-1] == pytest.approx(1.0, abs=1e-6)
     assert np.all(np.diff(line.get_ydata()) >= -1e-12)  # monotone
     assert (tmp_path / "ee.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_encircled_energy_labels_do_not_overlap():
+    """Issue 14: notebook 02's wave-vs-geometric figure (close radii) has readable labels."""
+    d = O.thin_lens_defocus("50mm", 8, "2m", "0.94m", "2um", wavelength="550nm")
+    fig = P.plot_encircled_energy([d.psf, d.geometric_psf(d.psf.shape[0])],
+                                  labels=["wave optics", "geometric disk"], pixel_pitch="2um")
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    from matplotlib.text import Text
+
+    found = fig.findobj(Text)
+    texts = [t for t in {id(t): t for t in found}.values()      # findobj may repeat an artist
+             if t.get_visible() and t.get_text().strip()]
+    boxes = [(t.get_text(), t.get_window_extent(r)) for t in texts]
+    clash = [(a, b) for i, (a, x) in enumerate(boxes) for b, y in boxes[i + 1:]
+             if x.overlaps(y)]
+    assert clash == []
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    r50 = measured.encircled_energy_radius(d.psf, 0.5) * 2
+    assert legend[0].startswith(f"wave optics (50%: {r50:.3g}, 80%: ") and "µm" in legend[0]
 
 
 def test_plot_psf_stack(tmp_path):

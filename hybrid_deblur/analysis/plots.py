@@ -244,7 +244,8 @@ def plot_mtf(psfs: Any, *, labels: Sequence[str] | None = None, pixel_pitch=None
 
 def plot_encircled_energy(psfs: Any, *, labels: Sequence[str] | None = None, pixel_pitch=None,
                           marks: Sequence[float] = (0.5, 0.8), path=None) -> Figure:
-    """Encircled-energy curve(s) around the centre pixel, with radii at ``marks`` noted."""
+    """Encircled-energy curve(s) around the centre pixel; the radii at ``marks`` are marked
+    on the curves and written in the legend (``wave optics (50%: 12.3, 80%: 17.5 µm)``)."""
     items = ([_as2d(k, f"psfs[{i}]") for i, k in enumerate(psfs)]
              if isinstance(psfs, (list, tuple)) else [_as2d(psfs)])
     labels = list(labels) if labels is not None else [f"PSF {i + 1}" for i in range(len(items))]
@@ -257,17 +258,18 @@ def plot_encircled_energy(psfs: Any, *, labels: Sequence[str] | None = None, pix
     ax = fig.add_subplot(1, 1, 1)
     for k, lab in zip(items, labels):
         r, ee = _m.encircled_energy(k)
-        line, = ax.plot(r * s, ee, label=lab)
-        for fr in marks:
-            rr = _m.encircled_energy_radius(k, fr)
-            ax.plot([rr * s], [fr], "o", color=line.get_color(), ms=4)
-            ax.annotate(f"{rr * s:.2g}", (rr * s, fr), textcoords="offset points",
-                        xytext=(4, -10), fontsize=7)
+        radii = [_m.encircled_energy_radius(k, fr) * s for fr in marks]
+        # the radii go into the legend, not next to the markers: curves whose radii are
+        # close would put their numbers on top of each other
+        note = ", ".join(f"{100 * fr:.0f}%: {rr:.3g}" for fr, rr in zip(marks, radii))
+        line, = ax.plot(r * s, ee, label=f"{lab} ({note} {unit})" if note else lab)
+        if radii:
+            ax.plot(radii, list(marks), "o", color=line.get_color(), ms=4)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel(f"radius ({unit})")
     ax.set_ylabel("encircled energy")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="lower right")
     return _done(fig, path)
 
 
