@@ -5,7 +5,7 @@ Examples
 >>> import numpy as np
 >>> from hybrid_deblur.estimate import estimate_kernel
 >>> y = np.random.default_rng(0).random((64, 64))
->>> k, report = estimate_kernel(y, size=9, method="blind_rl", iterations=3)
+>>> k, report = estimate_kernel(y, size=9, method="blind_rl", iterations=3, guard=False)
 >>> k.shape, report.method, report.size
 ((9, 9), 'blind_rl', (9, 9))
 """
