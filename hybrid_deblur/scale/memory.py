@@ -42,6 +42,8 @@ BUFFERS: dict[str, float] = {
 }
 #: methods not in :data:`BUFFERS` (e.g. registered later) are counted as this many buffers
 DEFAULT_BUFFERS = 30.0
+#: learned methods not in :data:`BUFFERS` (torch networks: activations dominate)
+LEARNED_BUFFERS = 150.0
 #: share of the available memory that a job may plan to use
 DEFAULT_FRACTION = 0.8
 
@@ -178,7 +180,10 @@ def estimate_memory(shape: Sequence[int], dtype: Any = "float32", *, method: str
         dt = np.dtype(np.float64)
     elif dt.kind == "c":
         dt = np.dtype(dt.char.lower()) if dt.char in "FD" else np.dtype(np.float64)
-    if method in ("unrolled-hqs", "deep-wiener", "unrolled-rl"):
+    from .params import is_learned
+
+    learned = is_learned(method)
+    if learned:
         dt = np.dtype(np.float32)
     ks = _shape(psf_shape) if psf_shape is not None else ()
     nd = int(ndim) if ndim is not None else (len(ks) or 2)
@@ -188,7 +193,8 @@ def estimate_memory(shape: Sequence[int], dtype: Any = "float32", *, method: str
     pad = 0 if boundary == "circular" else 2
     grid = [s + pad * (k - 1) for s, k in zip(shape[-nd:], ks)]
     n = math.prod(shape[:-nd]) * math.prod(grid)
-    return int(BUFFERS.get(method, DEFAULT_BUFFERS) * n * dt.itemsize)
+    default = LEARNED_BUFFERS if learned else DEFAULT_BUFFERS
+    return int(BUFFERS.get(method, default) * n * dt.itemsize)
 
 
 def check_memory(shape: Sequence[int], dtype: Any = "float32", *, method: str = "wiener",

@@ -38,7 +38,7 @@ import numpy as np
 
 from .arrays import NpyRegionWriter, open_input
 from .memory import check_memory, estimate_memory, format_bytes
-from .params import LEARNED, accepts, freeze_options, influence_radius
+from .params import accepts, freeze_options, influence_radius, is_learned
 
 __all__ = ["deconvolve_tiled", "scheduler_context", "TILE_BOUNDARIES"]
 
@@ -297,7 +297,7 @@ def deconvolve_tiled(image: Any, psf: Any, method: str = "wiener", *, chunks: An
     if hasattr(psf, "detach"):
         k = psf.detach().cpu().numpy()
     nd = _spatial_ndim(k, ndim)
-    if nd == 3 and method in LEARNED:
+    if nd == 3 and is_learned(method):
         raise ValueError(f"method={method!r} restores 2-D images only; 3-D stacks take a classical "
                          "method (wiener, tikhonov, rl, rl-tv, hqs-tv, hqs-hl)")
     src = open_input(image)
@@ -312,7 +312,7 @@ def deconvolve_tiled(image: Any, psf: Any, method: str = "wiener", *, chunks: An
         raise ValueError(f"chunks={chunks!r} is too small for a PSF of shape {ks}: each tile must "
                          "be at least twice the PSF")
     opts = freeze_options(src, k, method, ndim=nd, **options) if freeze else dict(options)
-    if nd != 2 and accepts(fn, "ndim") and method not in LEARNED:
+    if nd != 2 and accepts(fn, "ndim") and not is_learned(method):
         opts["ndim"] = nd
     depth = (_per_axis(influence_radius(k, method, ndim=nd, **{a: b for a, b in opts.items()
                                                               if a != "ndim"}), nd, "halo")
