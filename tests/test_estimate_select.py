@@ -1,0 +1,118 @@
+"""Candidate selection, the evidence score and the no-harm guard (issue 10)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.ndimage import gaussian_filter
+from scipy.signal import fftconvolve
+
+from hybrid_deblur.estimate import NoBlurWarning, estimate_kernel
+from hybrid_deblur.estimate.evidence import SpectralEvidence
+from hybrid_deblur.estimate.select import confidence_from_margin, kernel_extent, select_kernel
+from hybrid_deblur.psf import combine, disk, gaussian, linear_motion
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _natural(seed: int = 0, n: int = 300) -> np.ndarray:
+    """A BSD68 crop when the data are present, else a 1/f^2 random scene."""
+    f = DATA / "bsd68" / "test010.png"
+    if f.exists():
+        from hybrid_deblur.io import imread
+
+        return np.asarray(imread(str(f), gray=True), float)[:n, :n]
+    rng = np.random.default_rng(seed)
+    x = np.cumsum(np.cumsum(rng.standard_normal((n, n)), 0), 1)
+    x = gaussian_filter(x, 0.7)
+    return (x - x.min()) / np.ptp(x)
+
+
+def _blur(x, k, sigma=0.01, seed=1):
+    y = fftconvolve(x, k, mode="valid")
+    return y + sigma * np.random.default_rng(seed).standard_normal(y.shape)
+
+
+def test_evidence_peaks_at_the_true_scale():
+    x = _natural()
+    for make in (lambda s: disk(5 * s), lambda s: linear_motion(19 * s, 30),
+                 lambda s: combine(linear_motion(13 * s, 60), disk(3 * s))):
+        ev = SpectralEvidence(_blur(x, make(1.0)))
+        scores = [ev.score(make(s)) for s in (0.6, 0.8, 1.0, 1.3, 1.6)]
+        assert int(np.argmax(scores)) == 2, scores
+        assert scores[2] > ev.score(np.ones((1, 1))) + 0.02
+
+
+def test_evidence_is_blind_to_the_flip_and_checks_arguments():
+    x = _natural()
+    k = np.zeros((9, 9))
+    k[4, 2:8] = [0.4, 0.2, 0.15, 0.1, 0.1, 0.05]
+    ev = SpectralEvidence(_blur(x, k))
+    assert ev.score(k) == pytest.approx(ev.score(k[::-1, ::-1]), abs=1e-9)
+    with pytest.raises(ValueError, match="gray image"):
+        SpectralEvidence(np.zeros((3, 40, 40)))
+    with pytest.raises(ValueError, match="too small"):
+        SpectralEvidence(np.zeros((20, 20)))
+
+
+def test_guard_returns_identity_on_an_unblurred_image():
+    x = _natural()
+    y = x + 0.01 * np.random.default_rng(3).standard_normal(x.shape)
+    k, info = select_kernel(y, families=("identity", "parametric"))
+    assert info["decision"] == "identity" and k.shape == (1, 1)
+    assert info["margin"] <= 0.01
+    assert {c["name"] for c in info["candidates"]} >= {"identity", "motion", "defocus", "gaussian"}
+
+
+@pytest.mark.parametrize("name,k,check", [
+    ("motion", linear_motion(21, 35), lambda p: abs(p["length"] - 21) <= 2.5
+     and min(abs(p["angle"] - 35), 180 - abs(p["angle"] - 35)) <= 2.5),
+    ("defocus", disk(5), lambda p: abs(p["radius"] - 5) <= 0.6),
+    ("gaussian", gaussian(2.5), lambda p: abs(p["sigma"] - 2.5) <= 0.6),
+    ("motion+defocus", combine(linear_motion(15, 120), disk(3)),
+     lambda p: abs(p["length"] - 15) <= 3 and abs(p["radius"] - 3) <= 1.1),
+])
+def test_each_parametric_family_recovers_its_own_kind(name, k, check):
+    y = _blur(_natural(), k)
+    _, info = select_kernel(y, families=("identity", "parametric"))
+    cand = {c["name"]: c for c in info["candidates"]}
+    assert check(cand[name]["params"]), cand[name]["params"]
+    assert info["decision"] == "estimated"
+
+
+@pytest.mark.slow
+def test_map_candidates_run_at_two_sizes_and_motion_defocus_is_chosen():
+    k = combine(linear_motion(13, 30), disk(3))
+    x = _natural()[:200, :200]
+    y = _blur(x, k)
+    ke, info = select_kernel(y)
+    names = [c["name"] for c in info["candidates"]]
+    assert sum(n.startswith("map") for n in names) == 2
+    assert info["decision"] == "estimated" and info["confidence"] > 0.5
+    assert abs(kernel_extent(ke) - kernel_extent(k)) <= 6
+
+
+def test_estimate_kernel_guard_warns_and_reports():
+    y = np.random.default_rng(0).random((80, 80))
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        k, rep = estimate_kernel(y, method="parametric", size=11)
+    assert rep.decision == "identity" and rep.warning and any(x.category is NoBlurWarning for x in w)
+    assert k.shape == (11, 11) and k[5, 5] == 1.0 and k.sum() == 1.0
+    k2, rep2 = estimate_kernel(y, method="parametric", size=11, guard=False)
+    assert rep2.decision == "estimated" and k2[5, 5] < 1.0
+
+
+def test_confidence_is_monotone_and_bounded():
+    m = np.linspace(-0.1, 0.5, 30)
+    c = [confidence_from_margin(v, 0.05) for v in m]
+    assert all(0 <= v <= 1 for v in c) and np.all(np.diff(c) >= 0)
+    assert confidence_from_margin(0.2, 0.0) < confidence_from_margin(0.2, 0.05)
+
+
+def test_bad_families():
+    with pytest.raises(ValueError, match="families"):
+        select_kernel(np.zeros((64, 64)), families=("psychic",))
