@@ -247,6 +247,46 @@ def test_save_and_load_psf_valid_or_clear_error(tmp_path_factory, shape, kind, e
     _outcome("files", roundtrip, check)
 
 
+# ----------------------------------------------------------------------------- CLI
+spec_value = st.one_of(st.floats(0, 15, allow_nan=False).map(lambda v: f"{v:.3g}"),
+                       st.sampled_from(["-3", "nan", "inf", "1e9", "x", "", "4,4", "1e5"]))
+
+
+@settings(SETTINGS, max_examples=20)
+@given(option=st.sampled_from(["--motion", "--defocus", "--gaussian", "--trajectory", "--bogus"]),
+       key=st.sampled_from(["", "length=", "radius=", "sigma=", "angle=", "size=", "seed=",
+                            "colour="]),
+       value=spec_value, size=st.sampled_from([None, "15", "0", "-2", "x"]),
+       ext=st.sampled_from([".npy", ".png", ".tif", ".txt"]))
+def test_cli_psf_exit_0_with_files_or_exit_2_with_one_line(tmp_path_factory, option, key, value,
+                                                           size, ext):
+    import contextlib
+    import io as _io
+
+    from hybrid_deblur.cli.main import main
+
+    d = tmp_path_factory.mktemp("cli")
+    argv = ["psf", option, f"{key}{value}", "-o", str(d / f"k{ext}"), "--no-figure"]
+    if size is not None:
+        argv += ["--size", size]
+    COUNTS["CLI"]["cases"] += 1
+    buf_err, buf_out = _io.StringIO(), _io.StringIO()
+    with contextlib.redirect_stderr(buf_err), contextlib.redirect_stdout(buf_out):
+        try:
+            rc = main(argv)
+        except SystemExit as exc:       # argparse refusals (unknown option, bad --size type)
+            rc = exc.code
+    err = buf_err.getvalue().strip().splitlines()
+    if rc == 0:
+        k = psf.load_psf(d / f"k{ext}")
+        assert np.all(np.isfinite(k)) and abs(k.sum() - 1) < 1e-9
+        COUNTS["CLI"]["valid_results"] += 1
+    else:
+        assert rc == 2 and len(err) == 1 and len(err[0]) >= 15, (argv, rc, err)
+        assert os.listdir(d) == [], f"{argv} left {os.listdir(d)}"
+        COUNTS["CLI"]["clear_errors"] += 1
+
+
 def test_zz_counts_cover_both_outcomes_and_report():
     """Every category saw clear errors and valid results (the sweep is not one-sided)."""
     if not COUNTS:
