@@ -158,9 +158,13 @@ def test_run_report_and_report_only(tmp_path, capsys):
     assert float(table[3]["psnr"]) == pytest.approx(res.rows[3]["psnr"], abs=1e-9)
     d = json.loads((tmp_path / "results.json").read_text())
     assert d["digest"] == spec.digest() and "numpy" in d["versions"] and d["run"]["cells"] == 2
+    # --report-only redraws from the finished cells: drop one cell to mimic a partial run
+    next(iter(sorted((tmp_path / "cells").iterdir()))).unlink()
     assert main(["atlas", "--out", str(tmp_path), "--report-only"]) == 0
     assert (tmp_path / "figures" / "overview_gap_input.png").stat().st_size > 10_000
     assert "hqs-tv" in (tmp_path / "index.html").read_text()
+    d = json.loads((tmp_path / "results.json").read_text())
+    assert d["run"]["partial"] and d["run"]["finished"] == 1 and len(d["rows"]) == 2
     # a different spec into the same folder is refused
     with pytest.raises(ValueError, match="another spec"):
         run_atlas(_spec(atlas={"seed": 3}), tmp_path, serial=True, progress=False, report=False)

@@ -19,7 +19,8 @@ def add_parser(sub):
                    help="LocalCluster worker processes (default: one per core)")
     p.add_argument("--serial", action="store_true", help="run in this process, without Dask")
     p.add_argument("--report-only", action="store_true",
-                   help="redraw the figures and index.html from OUT/results.json; run nothing")
+                   help="redraw the tables, figures and index.html from the finished cells in OUT "
+                        "(a partial or running sweep too); run nothing")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     return p
 
@@ -28,7 +29,11 @@ def run(args) -> int:
     from ..analysis.atlas_report import make_report
 
     if args.report_only:
+        from ..analysis.atlas_run import refresh_tables
+
+        rows = refresh_tables(args.out)
         page = make_report(args.out)
+        print(f"{len({r['cell'] for r in rows})} finished cells")
         print(f"wrote {page}")
         return 0
     if args.workers is not None and args.workers < 1:
