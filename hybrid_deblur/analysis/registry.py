@@ -36,7 +36,54 @@ METHODS: dict[str, tuple[str, str, str]] = {
     "unrolled-rl": ("hybrid_deblur.learned.inference", "unrolled_rl", "learned unrolled RL (shipped weights)"),
     "pnp-drunet": ("hybrid_deblur.learned.pnp", "pnp_drunet", "plug-and-play HQS with the learned DRUNet denoiser (DPIR)"),
     "unrolled-pnp": ("hybrid_deblur.learned.inference", "unrolled_pnp", "UnrolledHQS on the DRUNet denoiser, fine-tuned on valid blur"),
+    # end-to-end zoo (no kernel: psf and sigma are accepted and ignored)
+    "e2e-nafnet": ("hybrid_deblur.learned.e2e.restore", "nafnet", "end-to-end NAFNet-style baseline"),
+    "e2e-restormer": ("hybrid_deblur.learned.e2e.restore", "restormer", "end-to-end small Restormer (S14)"),
+    "e2e-msfusion": ("hybrid_deblur.learned.e2e.restore", "msfusion", "end-to-end multi-scale fusion (S13)"),
+    "e2e-progressive-gan": ("hybrid_deblur.learned.e2e.restore", "progressive_gan",
+                            "end-to-end RDB progressive GAN (S15)"),
+    "e2e-deblurgan-v2": ("hybrid_deblur.learned.e2e.restore", "deblurgan_v2", "end-to-end DeblurGAN-v2 FPN (S9)"),
+    "e2e-deblurgan": ("hybrid_deblur.learned.e2e.restore", "deblurgan", "end-to-end SRGAN-style DeblurGAN (S3)"),
+    "e2e-unet": ("hybrid_deblur.learned.e2e.restore", "unet", "end-to-end multi-scale U-Net (S2)"),
+    "e2e-deblurcnn": ("hybrid_deblur.learned.e2e.restore", "deblurcnn", "end-to-end DeBlurCNN baseline (S1)"),
 }
+
+#: the three kinds of method (DESIGN §3)
+KIND_NAMES = ("classical", "hybrid", "end-to-end")
+
+#: name -> kind: "classical" (solver), "hybrid" (uses the kernel through the physics) or
+#: "end-to-end" (no kernel). Names missing here get the kind of their module (see method_kind).
+KINDS: dict[str, str] = {
+    "wiener": "classical", "tikhonov": "classical", "rl": "classical", "rl-tv": "classical",
+    "hqs-tv": "classical", "hqs-hl": "classical",
+    "unrolled-hqs": "hybrid", "deep-wiener": "hybrid", "unrolled-rl": "hybrid",
+    "pnp-drunet": "hybrid", "unrolled-pnp": "hybrid",
+    "e2e-nafnet": "end-to-end", "e2e-restormer": "end-to-end", "e2e-msfusion": "end-to-end",
+    "e2e-progressive-gan": "end-to-end", "e2e-deblurgan-v2": "end-to-end", "e2e-deblurgan": "end-to-end",
+    "e2e-unet": "end-to-end", "e2e-deblurcnn": "end-to-end",
+}
+
+
+def method_kind(name: str) -> str:
+    """``"classical"``, ``"hybrid"`` or ``"end-to-end"`` for registered method ``name``.
+
+    From :data:`KINDS`, else from the module: ``learned.e2e`` → end-to-end, other
+    ``learned`` modules → hybrid, everything else → classical.
+
+    Examples
+    --------
+    >>> from hybrid_deblur.analysis.registry import method_kind
+    >>> method_kind("wiener"), method_kind("unrolled-hqs"), method_kind("e2e-nafnet")
+    ('classical', 'hybrid', 'end-to-end')
+    """
+    if name not in METHODS:
+        raise ValueError(f"method={name!r} is unknown; known methods: {', '.join(sorted(METHODS))}")
+    if name in KINDS:
+        return KINDS[name]
+    mod = METHODS[name][0]
+    if mod.startswith("hybrid_deblur.learned.e2e"):
+        return "end-to-end"
+    return "hybrid" if mod.startswith("hybrid_deblur.learned") else "classical"
 
 
 def get_method(name: str) -> Callable[..., Any]:

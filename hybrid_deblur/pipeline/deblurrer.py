@@ -1,92 +1,198 @@
-"""``Deblurrer``: the friendly entry point for non-blind restoration (learned or classical).
+"""``Deblurrer``: the one entry point for restoration — known kernel, blind, or end-to-end.
+
+``Deblurrer(method, estimator=None).restore(y, psf=None, sigma=None, return_report=False)``:
+with a ``psf`` it calls the registered method exactly as ``method(y, psf, **options)``;
+with ``psf=None`` and an ``estimator`` it first estimates the kernel
+(:func:`hybrid_deblur.estimate.estimate_kernel`, candidates + no-harm guard) and then
+restores with the method. When the guard finds no kernel convincingly better than
+"no blur", the input is returned unchanged (``report["decision"] == "identity"``).
+The CLI (``deblur``, ``estimate``) and the demo call this class and nothing else.
 
 Examples
 --------
 >>> import numpy as np
 >>> from hybrid_deblur.pipeline.deblurrer import Deblurrer
 >>> from hybrid_deblur.physics import degrade
+>>> from hybrid_deblur.solvers import wiener
 >>> x = np.random.default_rng(0).random((64, 64))
 >>> k = np.ones((5, 5)) / 25
 >>> y, _ = degrade(x, k, boundary="valid", noise=0.01, seed=0)
->>> Deblurrer("wiener").restore(y, k).shape
-(60, 60)
->>> Deblurrer("unrolled-hqs").restore(y, k, sigma=0.01).shape   # doctest: +SKIP
-(60, 60)
+>>> bool(np.array_equal(Deblurrer("wiener").restore(y, k), wiener(y, k)))
+True
+>>> x2, rep = Deblurrer("hqs-tv", estimator="parametric").restore(y, return_report=True)
+>>> rep["decision"] in ("estimated", "identity"), x2.shape
+(True, (60, 60))
 """
 
 from __future__ import annotations
 
 import inspect
+import time
+import warnings
 from typing import Any
 
 from .methods import METHODS, get_method
 
-__all__ = ["Deblurrer", "LEARNED_METHODS"]
+__all__ = ["Deblurrer", "ESTIMATORS", "LEARNED_METHODS"]
 
 #: registry names served by :mod:`hybrid_deblur.learned` (torch is imported only for these)
 LEARNED_METHODS = ("unrolled-hqs", "deep-wiener", "unrolled-rl")
+#: accepted values of ``estimator``
+ESTIMATORS = ("auto", "learned", "map", "parametric")
+
+
+def _copy(y):
+    return y.clone() if hasattr(y, "clone") else y.copy()
 
 
 class Deblurrer:
-    """Restore images blurred by a known PSF with one registered method.
+    """Restore images with one registered method, estimating the kernel when asked.
 
     Parameters
     ----------
     method : str
         A name of :data:`hybrid_deblur.pipeline.methods.METHODS`: the learned
         ``"unrolled-hqs"`` (default, shipped weights), ``"deep-wiener"``,
-        ``"unrolled-rl"``, or a classical solver (``"wiener"``, ``"hqs-hl"``, ...).
-    boundary : str
-        Boundary model (default ``"auto"``: unknown boundary, output of ``y``'s shape).
-    weights : path, optional
-        Learned methods only: a weight file instead of the shipped one.
-    device : str, optional
-        Learned methods only: torch device (default: CPU for NumPy input).
+        ``"unrolled-rl"``, a classical solver (``"wiener"``, ``"hqs-tv"``, ...) or an
+        end-to-end network (no kernel needed).
+    estimator : {"auto", "learned", "map", "parametric"} or None
+        Blind kernel estimator used when :meth:`restore` gets ``psf=None``
+        (``"auto"``: all candidate families with the no-harm guard). None (default):
+        a kernel is required, except by end-to-end methods.
+    boundary : str, optional
+        Passed to the method when given (the methods' own default otherwise, ``"auto"``).
+    weights, device : optional
+        Learned and end-to-end methods only: weight file and torch device.
+    progress : bool
+        Progress bars (estimation candidates, and the method's own when it has one).
+    estimate_options : dict, optional
+        Extra keywords for :func:`~hybrid_deblur.estimate.estimate_kernel` (e.g. ``size``).
     **options
-        Passed to the method on every call (only the ones its signature accepts).
-
-    Notes
-    -----
-    σ (noise std on the [0, 1] scale) is estimated from ``y`` by
-    :func:`hybrid_deblur.solvers.estimate_noise` when not given.
+        Passed to the method on every call. Options the method does not accept raise
+        ``TypeError`` here (methods taking ``**kw`` check them themselves).
     """
 
-    def __init__(self, method: str = "unrolled-hqs", *, boundary: str = "auto", weights: Any = None,
-                 device: Any = None, **options: Any):
+    def __init__(self, method: str = "unrolled-hqs", *, estimator: str | None = None,
+                 boundary: str | None = None, weights: Any = None, device: Any = None,
+                 progress: bool = False, estimate_options: dict | None = None, **options: Any):
         if method not in METHODS:
             raise ValueError(f"method={method!r} is unknown; known methods: "
                              f"{', '.join(sorted(METHODS))}")
-        self.method = method
-        self.boundary = boundary
+        if estimator is not None and estimator not in ESTIMATORS:
+            raise ValueError(f"estimator={estimator!r} is unknown; accepted: "
+                             f"{', '.join(ESTIMATORS)} or None")
+        self.method, self.estimator, self.boundary = method, estimator, boundary
+        self.progress = bool(progress)
         self.fn = get_method(method)
         self.options = dict(options)
-        if method in LEARNED_METHODS:
-            self.options.update(weights=weights, device=device)
+        if method in LEARNED_METHODS or self.kind == "end-to-end":
+            self.options.update({k: v for k, v in (("weights", weights), ("device", device))
+                                 if v is not None})
         elif weights is not None or device is not None:
             raise ValueError(f"weights= and device= apply to learned methods "
-                             f"({', '.join(LEARNED_METHODS)}), not to method={method!r}")
+                             f"({', '.join(LEARNED_METHODS)}) and end-to-end ones, not to method={method!r}")
+        self.estimate_options = dict(estimate_options or {})
+        self._params = self._signature()
+        if self._params is not None:
+            bad = sorted(k for k in self.options if k not in self._params)
+            if bad:
+                raise TypeError(f"method {method!r} got unexpected option(s) {', '.join(bad)}; "
+                                f"it accepts: {', '.join(p for p in self._params if p not in ('y', 'psf'))}")
 
-    def _call(self, y, psf, **kw):
+    def _signature(self):
+        """Parameter names of the method, or None when it takes ``**kw`` (it checks them itself)."""
         try:
             params = inspect.signature(self.fn).parameters
-        except (TypeError, ValueError):  # pragma: no cover
-            return self.fn(y, psf, **kw)
+        except (TypeError, ValueError):  # pragma: no cover - builtins
+            return None
         if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-            return self.fn(y, psf, **kw)
-        return self.fn(y, psf, **{k: v for k, v in kw.items() if k in params})
+            return None
+        return tuple(params)
 
-    def restore(self, y: Any, psf: Any, sigma: Any = None) -> Any:
-        """Deblur ``y`` (NumPy or torch, (H, W) or (C, H, W)) blurred by ``psf``.
+    @property
+    def kind(self) -> str:
+        """``"classical"``, ``"hybrid"`` or ``"end-to-end"`` (:func:`~hybrid_deblur.analysis.registry.method_kind`)."""
+        from ..analysis.registry import method_kind
 
-        Returns the restored image, same kind as ``y`` (never clipped).
+        return method_kind(self.method)
+
+    def _call(self, y, psf, sigma):
+        kw = dict(self.options)
+        if self.boundary is not None:
+            kw["boundary"] = self.boundary
+        if sigma is not None:
+            kw["sigma"] = sigma
+        if self.progress and (self._params is None or "progress" in self._params):
+            kw["progress"] = True
+        if self._params is not None:
+            kw = {k: v for k, v in kw.items() if k in self._params or k in self.options}
+        return self.fn(y, psf, **kw)
+
+    def estimate(self, y, sigma: Any = None):
+        """Blind kernel of ``y`` with this Deblurrer's estimator: ``(psf, EstimateReport)``."""
+        from ..estimate import estimate_kernel
+
+        method = self.estimator or "auto"
+        opts = dict(self.estimate_options)
+        if sigma is not None and "sigma" not in opts:
+            try:
+                opts["sigma"] = float(sigma)
+            except TypeError:  # per-channel sigma: the estimator works on luminance
+                pass
+        return estimate_kernel(y, method=method, progress=self.progress, **opts)
+
+    def restore(self, y: Any, psf: Any = None, sigma: Any = None, return_report: bool = False) -> Any:
+        """Deblur ``y`` (NumPy or torch, (H, W) or (C, H, W)).
+
+        Parameters
+        ----------
+        y : array
+            Blurred image, linear light.
+        psf : array, optional
+            Blur kernel. None: estimated with ``estimator`` (or not needed by an
+            end-to-end method).
+        sigma : float, optional
+            Noise level, passed to the method when given (its own estimate otherwise).
+        return_report : bool
+            Also return a dict: ``decision`` ("given", "estimated", "identity" or
+            "end-to-end"), ``psf``, ``estimate`` (the
+            :class:`~hybrid_deblur.estimate.EstimateReport` or None), ``confidence``,
+            ``warning``, ``seconds_estimate``, ``seconds_restore``, ``seconds``.
+
+        Returns
+        -------
+        x : array (same kind as ``y``, never clipped), or ``(x, report)``.
         """
-        if sigma is None:
-            from ..solvers import estimate_noise
-
-            sigma = estimate_noise(y)
-        return self._call(y, psf, boundary=self.boundary, sigma=sigma, **self.options)
+        t0 = time.perf_counter()
+        rep: dict = {"method": self.method, "estimator": None, "decision": "given", "psf": psf,
+                     "estimate": None, "confidence": None, "warning": None, "seconds_estimate": 0.0}
+        if psf is None:
+            if self.kind == "end-to-end":
+                rep["decision"] = "end-to-end"
+            elif self.estimator is None:
+                raise ValueError(f"psf is required by method={self.method!r} (kind {self.kind!r}); "
+                                 "pass psf=, or estimator='auto' | 'learned' | 'map' | 'parametric' "
+                                 "to estimate it (only end-to-end methods restore without a kernel)")
+            else:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    psf, est = self.estimate(y, sigma)
+                for w in caught:  # re-emit, attributed to the caller
+                    warnings.warn(w.message, w.category, stacklevel=2)
+                rep.update(estimator=self.estimator, decision=est.decision, psf=psf, estimate=est,
+                           confidence=est.confidence, warning=est.warning)
+        rep["seconds_estimate"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        if rep["decision"] == "identity":
+            x = _copy(y)  # no harm: the input itself
+        else:
+            x = self._call(y, psf, sigma)
+        rep["seconds_restore"] = time.perf_counter() - t1
+        rep["seconds"] = time.perf_counter() - t0
+        return (x, rep) if return_report else x
 
     __call__ = restore
 
     def __repr__(self) -> str:
-        return f"Deblurrer(method={self.method!r}, boundary={self.boundary!r})"
+        return (f"Deblurrer(method={self.method!r}, estimator={self.estimator!r}, "
+                f"boundary={self.boundary!r})")

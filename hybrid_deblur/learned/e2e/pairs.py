@@ -79,6 +79,8 @@ class DevicePairs:
     workers : int
         Processes generating the kernel pool (1 in tests; e.g. 8 on a 16-core GPU host).
     seed : int
+    kernels : list of arrays, optional
+        A ready kernel pool (e.g. :func:`kernel_pool` computed once for several runs).
     """
 
     def __init__(self, folders: Sequence[str | os.PathLike] | None = None, *, images: list | None = None,
@@ -87,7 +89,7 @@ class DevicePairs:
                  kernel_kinds: dict | None = None, sigma: Sequence[float] = (0.0, 0.03),
                  p_poisson: float = 0.2, photons: Sequence[float] = (100.0, 3000.0),
                  brightness: float = 0.1, val_every: int = 33, device: Any = "cpu", workers: int = 1,
-                 seed: int = 0):
+                 seed: int = 0, kernels: list | None = None):
         self.base = PairSampler(folders, images=images, channels=channels, patch=patch,
                                 min_kernel=min_kernel, max_kernel=max_kernel, common_kernel=common_kernel,
                                 p_large=p_large, kernel_kinds=kernel_kinds, sigma=sigma,
@@ -96,12 +98,14 @@ class DevicePairs:
         self.sigma, self.p_poisson = self.base.sigma, self.base.p_poisson
         self.photons = self.base.photons
         self.brightness = float(brightness)
+        self.return_scene = False  # tests: also return the sharp scene the blur was applied to
         self.device = torch.device(device)
         with ThreadPoolExecutor(max(1, int(workers))) as ex:
             imgs = list(ex.map(self.base.image, range(len(self.base.names))))
         self.images = [torch.from_numpy(a).to(self.device) for a in imgs]
-        self.kernels = [torch.from_numpy(k) for k in
-                        kernel_pool(pool, seed=seed, workers=workers, **self.base.kopts)]
+        if kernels is None:
+            kernels = kernel_pool(pool, seed=seed, workers=workers, **self.base.kopts)
+        self.kernels = [torch.as_tensor(np.asarray(k, dtype=np.float32)) for k in kernels]
 
     @property
     def val_ids(self) -> list[int]:
@@ -155,8 +159,11 @@ class DevicePairs:
             eff2 = eff2 + np.where(pois, y.detach().clamp_min(0).flatten(1).mean(1).cpu().numpy() / peak, 0.0)
         st = torch.as_tensor(s, dtype=y.dtype, device=y.device)[:, None, None, None]
         y = y + st * torch.randn(y.shape, generator=g, device=y.device, dtype=y.dtype)
-        return {"y": y.contiguous(), "x": crop_valid(scene, kb).contiguous(), "psf": psf.to(y.device),
-                "sigma": torch.as_tensor(np.sqrt(eff2), dtype=torch.float32, device=y.device)}
+        out = {"y": y.contiguous(), "x": crop_valid(scene, kb).contiguous(), "psf": psf.to(y.device),
+               "sigma": torch.as_tensor(np.sqrt(eff2), dtype=torch.float32, device=y.device)}
+        if self.return_scene:
+            out["scene"] = scene
+        return out
 
     def batch(self, step: int, batch_size: int, rank: int = 0) -> dict:
         """The training batch of ``step`` (dict of tensors on the device: y, x, psf, sigma)."""

@@ -32,13 +32,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["load_model_config", "train_one", "main", "CONFIG_DIR"]
+__all__ = ["load_model_config", "train_one", "build_cache", "main", "CONFIG_DIR"]
 
 CONFIG_DIR = Path(__file__).resolve().parents[3] / "configs"
 DEFAULT_MODELS = ("nafnet", "restormer", "msfusion", "progressive-gan", "deblurgan-v2", "unet",
@@ -77,17 +78,57 @@ def load_model_config(name: str, *, size: str = "small", config_dir: str | os.Pa
     return cfg
 
 
-def _pairs(data: str, cfg: dict, device: str, workers: int):
+def _folders(data: str) -> list[str]:
+    folders = [str(Path(data) / s) for s in ("train400", "cbsd432") if (Path(data) / s).is_dir()]
+    if not folders:
+        raise OSError(f"--data {data!r} holds neither train400/ nor cbsd432/")
+    return folders
+
+
+def build_cache(data: str, path: str | os.PathLike, *, channels: int = 3, pool: int = 1024, seed: int = 0,
+                workers: int = 1) -> Path:
+    """Decode the training images and draw the kernel pool once, into one ``.npz`` for many runs."""
+    import numpy as np
+
+    from ..data import PairSampler
+    from .pairs import kernel_pool
+
+    base = PairSampler(_folders(data), channels=channels, seed=seed)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max(1, workers)) as ex:
+        imgs = list(ex.map(base.image, range(len(base.names))))
+    ks = kernel_pool(pool, seed=seed, workers=workers, **base.kopts)
+    arrs = {f"img{i}": a.astype(np.float16) for i, a in enumerate(imgs)}  # [0, 1]: fp16 is ample
+    arrs.update({f"k{i}": k for i, k in enumerate(ks)})
+    path = Path(path)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrs)
+    os.replace(tmp, path)
+    return path
+
+
+def _load_cache(path: str):
+    import numpy as np
+
+    with np.load(path) as z:
+        ni = sum(1 for k in z.files if k.startswith("img"))
+        nk = sum(1 for k in z.files if k.startswith("k"))
+        return [z[f"img{i}"] for i in range(ni)], [z[f"k{i}"] for i in range(nk)]
+
+
+def _pairs(data: str, cfg: dict, device: str, workers: int, cache: str | None = None):
     import torch
 
     from .pairs import DevicePairs
 
-    folders = [str(Path(data) / s) for s in ("train400", "cbsd432") if (Path(data) / s).is_dir()]
-    if not folders:
-        raise OSError(f"--data {data!r} holds neither train400/ nor cbsd432/")
     d = dict(cfg["data"])
     d.setdefault("channels", int(cfg["model"].get("channels", 3)))
-    p = DevicePairs(folders, device=device, workers=workers, seed=int(cfg["train"]["seed"]), **d)
+    if cache:
+        imgs, ks = _load_cache(cache)
+        p = DevicePairs(images=imgs, kernels=ks, device=device, seed=int(cfg["train"]["seed"]), **d)
+    else:
+        p = DevicePairs(_folders(data), device=device, workers=workers, seed=int(cfg["train"]["seed"]), **d)
     if p.images and torch.device(device).type == "cuda":
         p.images = [im.half() for im in p.images]  # storage only; crops are cast to float32
     return p
@@ -134,6 +175,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--workers", type=int, default=0, help="processes for the kernel pool (0: auto)")
     ap.add_argument("--parallel", action="store_true", help="one process per model also on the CPU")
     ap.add_argument("--deadline", type=float, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--cache", default=None, help=argparse.SUPPRESS)
     return ap
 
 
@@ -150,7 +192,7 @@ def _worker(a) -> int:
     torch.set_num_threads(1)
     name = a.models
     cfg = load_model_config(name, size=a.size, device=a.device)
-    pairs = _pairs(a.data, cfg, a.device, max(1, a.workers))
+    pairs = _pairs(a.data, cfg, a.device, max(1, a.workers), cache=a.cache)
     left = (a.deadline - time.time() - a.margin) / 60
     if left <= 0.05:
         print(f"[{name}] no time left after the data set-up", file=sys.stderr)
@@ -176,13 +218,18 @@ def main(argv=None) -> int:
     if a.deadline is not None:
         return _worker(a)
     if a.device.startswith("cuda") or a.parallel:
-        workers = a.workers or max(1, (os.cpu_count() or 2) // max(1, 2 * len(models)))
+        workers = a.workers or max(1, os.cpu_count() or 1)
+        cache = Path(a.ckpt or Path(tempfile.gettempdir()) / "e2e_zoo_ckpt") / "pairs_cache.npz"
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        t = time.time()
+        build_cache(a.data, cache, workers=workers)
+        print(f"images + kernel pool ready in {time.time() - t:.1f} s", flush=True)
         procs = []
         for m in models:
             cmd = [sys.executable, "-m", "hybrid_deblur.learned.e2e.train", "--device", a.device, "--minutes",
                    str(a.minutes), "--data", a.data, "--out", a.out, "--models", m, "--size", a.size,
                    "--gpu-mem", str(a.gpu_mem), "--margin", str(a.margin), "--workers", str(workers),
-                   "--deadline", str(deadline)] + (["--parallel"] if a.parallel else []) + (["--ckpt", a.ckpt] if a.ckpt else []) + (
+                   "--deadline", str(deadline), "--cache", str(cache)] + (["--parallel"] if a.parallel else []) + (["--ckpt", a.ckpt] if a.ckpt else []) + (
                        ["--resume"] if a.resume else [])
             log = open(Path(a.out) / f"{m}.log", "w")
             procs.append((m, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log))
@@ -190,12 +237,16 @@ def main(argv=None) -> int:
         for m, p, log in procs:
             try:
                 p.wait(timeout=max(1.0, deadline - time.time() + 5))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+            except subprocess.TimeoutExpired:  # late: SIGINT makes it export, then kill
+                p.send_signal(signal.SIGINT)
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
             log.close()
             rc |= p.returncode != 0
-            print(f"{m}: exit {p.returncode}")
+            print(f"{m}: exit {p.returncode}", flush=True)
         return int(rc)
     import torch
 

@@ -12,7 +12,8 @@ Restormer (Zamir et al., CVPR 2022) blocks: ``x + MDTA(LN(x))``, ``x + GDFN(LN(x
 * GDFN (gated depthwise feed-forward): 1×1 (C → 2·r·C) → 3×3 DW → ``GELU(x₁)·x₂`` → 1×1.
 
 Bias-free convs, down-sampling by conv + PixelUnshuffle, up-sampling by conv +
-PixelShuffle, concatenated skips reduced by 1×1 convs, refinement blocks and a global
+PixelShuffle, concatenated skips (reduced by 1×1 convs below full scale; the full-scale
+decoder and the refinement blocks work on the 2·dim channels of the concat), a global
 residual. Large images: MDTA's global statistics make whole-image inference heavy
 (Restormer issue #29, OOM above ≈4 MP); :func:`hybrid_deblur.learned.e2e.tiled`
 restores in overlapping tiles with a blending window, which is how the registry runs it.
@@ -150,7 +151,7 @@ class Restormer(E2EModel):
     ----------
     channels : {1, 3}
     dim : int
-        Channels at full scale (×2 per level). Restormer: 48; small default 16 (≈0.5 M).
+        Channels at full scale (×2 per level). Restormer: 48 (26.1 M); small default 16 (≈1.2 M).
     blocks, heads : sequence of int
         Transformer blocks and attention heads per level (the last entry is the
         bottleneck). Restormer: (4, 6, 6, 8) and (1, 2, 4, 8).
@@ -190,10 +191,12 @@ class Restormer(E2EModel):
         self.latent = stage(dims[-1], blocks[-1], heads[-1])
         self.ups = nn.ModuleList(nn.Sequential(nn.Conv2d(dims[i + 1], dims[i + 1] * 2, 3, padding=1, bias=False),
                                                nn.PixelShuffle(2)) for i in range(n - 1))
-        self.reduce = nn.ModuleList(nn.Conv2d(2 * dims[i], dims[i], 1, bias=False) for i in range(n - 1))
-        self.dec = nn.ModuleList(stage(dims[i], blocks[i], heads[i]) for i in range(n - 1))
-        self.refine = stage(dims[0], int(refinement), heads[0])
-        self.out = nn.Conv2d(dim, channels, 3, padding=1, bias=False)
+        # as Restormer: the full-scale decoder and refinement keep the 2·dim channels of the concat
+        self.reduce = nn.ModuleList([nn.Identity()] + [nn.Conv2d(2 * dims[i], dims[i], 1, bias=False)
+                                                       for i in range(1, n - 1)])
+        self.dec = nn.ModuleList(stage(dims[i] * (2 if i == 0 else 1), blocks[i], heads[i]) for i in range(n - 1))
+        self.refine = stage(2 * dim, int(refinement), heads[0])
+        self.out = nn.Conv2d(2 * dim, channels, 3, padding=1, bias=False)
 
     def _forward(self, y):
         x = self.embed(y)
