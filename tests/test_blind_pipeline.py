@@ -1,0 +1,68 @@
+"""Deblurrer: one API for known, estimated and no kernel (issue 10 item 5, issue 9 acceptance)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.ndimage import gaussian_filter
+
+from hybrid_deblur.estimate import NoBlurWarning
+from hybrid_deblur.physics import degrade
+from hybrid_deblur.pipeline.deblurrer import Deblurrer
+from hybrid_deblur.psf import linear_motion
+from hybrid_deblur.solvers import hqs_tv, richardson_lucy, tikhonov, wiener
+
+
+def _scene(n=96, seed=0):
+    rng = np.random.default_rng(seed)
+    x = np.cumsum(np.cumsum(rng.standard_normal((n, n)), 0), 1)
+    x = gaussian_filter(x, 0.7)
+    return (x - x.min()) / np.ptp(x)
+
+
+@pytest.mark.parametrize("name,fn", [("wiener", wiener), ("tikhonov", tikhonov), ("hqs-tv", hqs_tv),
+                                     ("rl", richardson_lucy)])
+def test_default_options_equal_the_solver_function(name, fn):
+    k = linear_motion(7, 30)
+    y, _ = degrade(_scene(), k, boundary="valid", noise=0.01, seed=0)
+    np.testing.assert_array_equal(Deblurrer(name).restore(y, k), fn(y, k))
+    # options and sigma reach the method unchanged
+    np.testing.assert_array_equal(Deblurrer("wiener", nsr=0.05).restore(y, k, sigma=0.01),
+                                  wiener(y, k, nsr=0.05, sigma=0.01))
+
+
+def test_unknown_options_and_estimators_raise():
+    with pytest.raises(TypeError, match="nrs"):
+        Deblurrer("wiener", nrs=1e-9)
+    with pytest.raises(ValueError, match="estimator"):
+        Deblurrer("wiener", estimator="oracle")
+    y = np.random.default_rng(0).random((40, 40))
+    with pytest.raises(ValueError, match="psf is required"):
+        Deblurrer("wiener").restore(y)
+
+
+def test_blind_unblurred_input_comes_back_unchanged_with_a_warning():
+    x = _scene(128)
+    y = x + 0.01 * np.random.default_rng(1).standard_normal(x.shape)
+    d = Deblurrer("hqs-tv", estimator="parametric")
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        out, rep = d.restore(y, return_report=True)
+    assert rep["decision"] == "identity" and any(v.category is NoBlurWarning for v in w)
+    np.testing.assert_array_equal(out, y)
+    assert out is not y and rep["seconds"] >= rep["seconds_estimate"] > 0
+
+
+def test_blind_motion_blur_is_estimated_and_restored_better_than_the_input():
+    from hybrid_deblur.metrics import psnr
+    from hybrid_deblur.physics import crop_valid
+
+    x = _scene(160)
+    k = linear_motion(15, 30)
+    y, _ = degrade(x, k, boundary="valid", noise=0.005, seed=0)
+    out, rep = Deblurrer("hqs-tv", estimator="parametric").restore(y, return_report=True)
+    assert rep["decision"] == "estimated" and rep["estimate"].method == "parametric"
+    ref = crop_valid(x, k.shape)
+    assert psnr(out, ref) > psnr(y, ref) + 1.0
