@@ -165,6 +165,7 @@ def test_run_report_and_report_only(tmp_path, capsys):
     assert "hqs-tv" in (tmp_path / "index.html").read_text()
     d = json.loads((tmp_path / "results.json").read_text())
     assert d["run"]["partial"] and d["run"]["finished"] == 1 and len(d["rows"]) == 2
+    assert d["run"]["cells_timed"] == 1 and 0 < d["run"]["cell_cpu_s"] <= 1.5 * d["run"]["cell_wall_s"]
     # a different spec into the same folder is refused
     with pytest.raises(ValueError, match="another spec"):
         run_atlas(_spec(atlas={"seed": 3}), tmp_path, serial=True, progress=False, report=False)

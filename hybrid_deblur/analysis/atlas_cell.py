@@ -204,12 +204,14 @@ def _timed(f, *a, _notes: list | None = None, **kw):
 def run_cell(cell: dict, spec: AtlasSpec) -> dict:
     """Synthesise one cell and run every method of ``spec`` on it.
 
-    Returns ``{"key", "digest", "rows"}``; one row per method with the columns of
+    Returns ``{"key", "digest", "rows", "cpu_s", "wall_s"}`` (CPU and wall seconds of the
+    whole cell); one row per method with the columns of
     :data:`COLUMNS`. A method that raises gets a row with ``error`` set and no scores
     (it counts as failed), so one broken method never stops a sweep.
     """
     from .. import metrics as M
 
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     obs = synthesize(cell, spec)
     y, psf, ref = obs["y"], obs["psf"], obs["ref"]
     v = cell["values"]
@@ -285,7 +287,8 @@ def run_cell(cell: dict, spec: AtlasSpec) -> dict:
         finish(row, p, s)
         rows.append(row)
     clean_rows = [{c: _plain(r.get(c)) for c in COLUMNS} for r in rows]
-    return {"key": cell["key"], "digest": spec.digest(), "rows": clean_rows}
+    return {"key": cell["key"], "digest": spec.digest(), "rows": clean_rows,
+            "cpu_s": time.process_time() - cpu0, "wall_s": time.perf_counter() - wall0}
 
 
 def _plain(v):

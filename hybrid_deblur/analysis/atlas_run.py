@@ -38,7 +38,8 @@ from typing import Any
 from .atlas_cell import COLUMNS, TIME_COLUMNS, load_image, method_kind, run_cell, synthesize
 from .atlas_spec import AtlasSpec, load_spec
 
-__all__ = ["COLUMNS", "TIME_COLUMNS", "AtlasResult", "collect_rows", "load_image", "method_kind",
+__all__ = ["COLUMNS", "TIME_COLUMNS", "AtlasResult", "cell_cost", "collect_rows", "load_image",
+           "method_kind",
            "refresh_tables", "run_atlas", "run_cell", "synthesize", "versions"]
 
 
@@ -104,6 +105,21 @@ def collect_rows(out: str | os.PathLike, spec: AtlasSpec) -> list[dict]:
     return rows
 
 
+def cell_cost(out: str | os.PathLike, spec: AtlasSpec) -> dict:
+    """CPU and wall seconds summed over the finished cells that recorded them.
+
+    ``cpu_s / n_cores`` estimates the wall time of the sweep on idle cores (each worker
+    is single-threaded), independent of what else shares the machine.
+    """
+    out = Path(out)
+    n, cpu, wall = 0, 0.0, 0.0
+    for cell in spec.cells():
+        d = _read_cell(out, cell, spec.digest())
+        if d is not None and "cpu_s" in d:
+            n, cpu, wall = n + 1, cpu + float(d["cpu_s"]), wall + float(d["wall_s"])
+    return {"cells_timed": n, "cell_cpu_s": cpu, "cell_wall_s": wall}
+
+
 def _write_tables(out: Path, spec: AtlasSpec, rows: list[dict], meta: dict) -> None:
     from ..io import atomic_save_json, atomic_write
 
@@ -138,7 +154,8 @@ def refresh_tables(out: str | os.PathLike) -> list[dict]:
     if (out / "results.json").is_file():
         with contextlib.suppress(OSError, ValueError):
             old = json.loads((out / "results.json").read_text()).get("run", {})
-    meta = dict(old, cells=len(spec.cells()), finished=done, partial=done < len(spec.cells()))
+    meta = dict(old, cells=len(spec.cells()), finished=done, partial=done < len(spec.cells()),
+                **cell_cost(out, spec))
     _write_tables(out, spec, rows, meta)
     return rows
 
@@ -234,7 +251,8 @@ def run_atlas(spec: Any = None, out: str | os.PathLike = "atlas_out", *, schedul
     wall = time.perf_counter() - t0
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     meta = {"mode": mode, "workers": workers, "cells": len(cells), "computed": len(todo),
-            "finished": len(cells), "partial": False, "wall_s": wall, "loadavg": load}
+            "finished": len(cells), "partial": False, "wall_s": wall, "loadavg": load,
+            **cell_cost(out, spec)}
     rows = collect_rows(out, spec)
     _write_tables(out, spec, rows, meta)
     if report:

@@ -50,4 +50,11 @@ def run(args) -> int:
     m = res.meta
     print(f"{m['cells']} cells ({m['computed']} computed now, {m['mode']}) in {m['wall_s']:.1f} s; "
           f"wrote {res.out}/results.csv and {res.out}/index.html")
+    if m.get("cells_timed"):
+        import os
+
+        n = os.cpu_count() or 1
+        print(f"CPU time in the {m['cells_timed']} timed cells: {m['cell_cpu_s']:.0f} s, i.e. about "
+              f"{m['cell_cpu_s'] / n / 60:.1f} min on {n} idle cores (load average now "
+              f"{m['loadavg'][0] if m.get('loadavg') else float('nan'):.1f})")
     return 0
