@@ -39,8 +39,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hybrid_deblur import solvers as S  # noqa: E402
-from hybrid_deblur.physics import Blur  # noqa: E402
+from hybrid_deblur import solvers as S
+from hybrid_deblur.physics import Blur
 
 SIGMAS = (0.0, 0.002, 0.005, 0.01, 0.03)
 METHODS = ("wiener", "tikhonov", "richardson_lucy", "richardson_lucy_tv", "hqs_tv", "hqs_hl")

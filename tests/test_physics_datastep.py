@@ -90,7 +90,7 @@ def test_prox_data_gradcheck_circular_and_valid():
         y = torch.rand((8, 9) if boundary == "circular" else (6, 7), dtype=torch.float64)
         z = torch.rand(8, 9, dtype=torch.float64, requires_grad=True)
         mu = torch.tensor(0.2, dtype=torch.float64, requires_grad=True)
-        assert torch.autograd.gradcheck(lambda zz, m: A.prox_data(zz, y, m, tol=1e-13),
+        assert torch.autograd.gradcheck(lambda zz, m, A=A, y=y: A.prox_data(zz, y, m, tol=1e-13),
                                         (z, mu))
 
 

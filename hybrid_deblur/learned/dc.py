@@ -45,7 +45,7 @@ from ..physics import geometry as G
 from ..physics.blur import Blur
 from ..physics.boundary import check_boundary
 
-__all__ = ["DataTerm", "LEARNED_BOUNDARIES", "rl_step"]
+__all__ = ["LEARNED_BOUNDARIES", "DataTerm", "rl_step"]
 
 #: boundaries accepted by the learned models
 LEARNED_BOUNDARIES = ("auto", "valid", "circular", "reflect", "replicate", "zero")

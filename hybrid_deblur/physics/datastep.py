@@ -44,8 +44,15 @@ import numpy as np
 
 from .. import backend as B
 
-__all__ = ["REGULARIZERS", "frequency_power", "lead_column", "solve_normal", "wiener_filter",
-           "rl_update", "default_tol"]
+__all__ = [
+    "REGULARIZERS",
+    "default_tol",
+    "frequency_power",
+    "lead_column",
+    "rl_update",
+    "solve_normal",
+    "wiener_filter",
+]
 
 #: periodic regularisers :math:`R` known to the quadratic solve
 REGULARIZERS = ("identity", "gradient", "laplacian")
@@ -154,7 +161,7 @@ def _where(c, a, b):
 def default_tol(dtype) -> float:
     """Relative residual at which the iterative solves stop: 1e-9 (float64), 1e-6 (float32)."""
     s = str(dtype)
-    return 1e-9 if s.endswith("float64") or s.endswith("complex128") else 1e-6
+    return 1e-9 if s.endswith(("float64", "complex128")) else 1e-6
 
 
 def _floor(den, like):

@@ -21,7 +21,7 @@ from typing import Any
 
 from .. import backend as B
 
-__all__ = ["gradient", "divergence"]
+__all__ = ["divergence", "gradient"]
 
 
 def gradient(x: Any, ndim: int = 2) -> list:

@@ -27,7 +27,7 @@ from .. import backend as B
 from .boundary import _take, pad
 
 __all__ = ["Geometry", "circular_geometry", "embed", "masked_geometry", "pad_observation",
-           "padded_geometry", "region", "smooth_periodic_pad", "spatial"]
+           "padded_geometry", "region", "slab_regions", "smooth_periodic_pad", "spatial"]
 
 
 def spatial(x: Any, ndim: int) -> tuple[int, ...]:
@@ -173,3 +173,18 @@ def pad_observation(y: Any, geom: Geometry, op: Any = None, mode: str = "reflect
     inner = [(lft // 2, rgt // 2) for lft, rgt in widths]
     outer = [(lft - a, rgt - b) for (lft, rgt), (a, b) in zip(widths, inner)]
     return smooth_periodic_pad(pad(y, inner, mode), outer)
+
+
+def slab_regions(lo, hi, grid):
+    """Index tuples covering ``grid`` minus the box ``[lo, hi)`` (N-D slabs)."""
+    regions = []
+    prefix: list = []
+    nd = len(grid)
+    for i in range(nd):
+        rest = [slice(None)] * (nd - i - 1)
+        if lo[i] > 0:
+            regions.append(tuple(prefix + [slice(0, lo[i])] + rest))
+        if hi[i] < grid[i]:
+            regions.append(tuple(prefix + [slice(hi[i], grid[i])] + rest))
+        prefix.append(slice(lo[i], hi[i]))
+    return [(Ellipsis,) + r for r in regions]

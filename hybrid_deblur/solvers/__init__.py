@@ -37,10 +37,10 @@ Examples
 
 from .auto import AUTO_METHODS, auto_parameters
 from .hqs import HQS, auto_lambda, hqs, hqs_hl, hqs_tv, hqs_x_step
-from .shrinkage import hqs_w_step
 from .linear import regularizer_power, tikhonov, wiener
 from .noise_level import estimate_noise
 from .richardson_lucy import RichardsonLucy, auto_tv_weight, richardson_lucy, richardson_lucy_tv
+from .shrinkage import hqs_w_step
 
 __all__ = [
            "AUTO_METHODS",

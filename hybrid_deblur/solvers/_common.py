@@ -15,7 +15,6 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,8 +23,17 @@ from .. import backend as B
 from ..physics.blur import Blur
 from ..physics.boundary import pad  # noqa: F401
 from ..physics.geometry import (  # noqa: F401  (compatibility names)
-    Geometry, axes, circular_geometry, embed, masked_geometry, pad_observation,
-    padded_geometry, region, smooth_periodic_pad, spatial)
+    Geometry,
+    axes,
+    circular_geometry,
+    embed,
+    masked_geometry,
+    pad_observation,
+    padded_geometry,
+    region,
+    smooth_periodic_pad,
+    spatial,
+)
 from ..psf.otf import validate_psf
 
 #: estimated noise levels below this are raised to it for the *automatic* parameters of

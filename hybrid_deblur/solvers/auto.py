@@ -44,9 +44,20 @@ import numpy as np
 from .. import backend as B
 from .noise_level import estimate_noise
 
-__all__ = ["AUTO_METHODS", "NOISE_FLOOR", "WIENER_NOISE_FLOOR", "auto_parameters",
-           "check_sigma", "resolve_sigma", "hqs_prior_weight", "rl_tv_weight", "dpir_schedule",
-           "is_identity_kernel", "identity_result", "TIKHONOV_C"]
+__all__ = [
+    "AUTO_METHODS",
+    "NOISE_FLOOR",
+    "TIKHONOV_C",
+    "WIENER_NOISE_FLOOR",
+    "auto_parameters",
+    "check_sigma",
+    "dpir_schedule",
+    "hqs_prior_weight",
+    "identity_result",
+    "is_identity_kernel",
+    "resolve_sigma",
+    "rl_tv_weight",
+]
 
 #: estimated noise levels below this are raised to it for the automatic parameters
 NOISE_FLOOR = 0.005
@@ -84,7 +95,7 @@ def check_sigma(sigma: Any, name: str = "sigma"):
     """
     if sigma is None:
         return None
-    if isinstance(sigma, bool) or isinstance(sigma, str):
+    if isinstance(sigma, (bool, str)):
         raise TypeError(f"{name} must be a real number (or one per channel), got {sigma!r}")
     try:
         s = np.asarray(B.to_numpy(sigma) if (B.is_torch(sigma) or B.is_cupy(sigma)) else sigma,

@@ -51,8 +51,13 @@ from ..physics.blur import Blur
 from ..physics.boundary import pad
 from ..physics.differences import divergence, gradient
 from . import _common as C
-from .auto import (auto_parameters, check_sigma, hqs_prior_weight, identity_result,
-                   is_identity_kernel)
+from .auto import (
+    auto_parameters,
+    check_sigma,
+    hqs_prior_weight,
+    identity_result,
+    is_identity_kernel,
+)
 from .shrinkage import hqs_w_step
 
 __all__ = ["HQS", "auto_lambda", "hqs", "hqs_hl", "hqs_tv", "hqs_w_step", "hqs_x_step"]
@@ -283,7 +288,7 @@ class HQS:
             self.init()
         k = min(self.iteration, self.n_steps - 1)
         nd = self.ndim
-        kw = dict(method=self.data_solver, maxiter=self.data_iters, tol=self.data_tol)
+        kw = {"method": self.data_solver, "maxiter": self.data_iters, "tol": self.data_tol}
         if self.pnp:
             mu = self.mu_schedule[k]
             self.x = self.op.prox_data(self.z, self.y, mu, **kw)     # starts at z
