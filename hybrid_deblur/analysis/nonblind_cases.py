@@ -88,6 +88,30 @@ class Case:
     extra: dict = field(default_factory=dict)
 
 
+def _named_items(obj: Any, what: str, suffixes: tuple, prefix: str) -> list[tuple[str, Any]]:
+    """``(name, item)`` pairs from a folder, a file, or a list of arrays / pairs / paths."""
+    if isinstance(obj, (str, os.PathLike)):
+        p = Path(obj)
+        if p.is_dir():
+            files = sorted(f for f in p.iterdir() if f.suffix.lower() in suffixes)
+            if not files:
+                raise ValueError(f"{what}={str(p)!r} holds no {prefix == 'k' and 'kernel' or 'image'}"
+                                 f" file ({', '.join(suffixes)})")
+            return [(f.stem, f) for f in files]
+        if p.is_file():
+            return [(p.stem, p)]
+        raise ValueError(f"{what}={str(p)!r} is neither a folder nor a file")
+    items: list[tuple[str, Any]] = []
+    for i, it in enumerate(obj):
+        if isinstance(it, tuple) and len(it) == 2 and isinstance(it[0], str):
+            items.append(it)
+        elif isinstance(it, (str, os.PathLike)):
+            items.append((Path(it).stem, Path(it)))
+        else:
+            items.append((f"{prefix}{i}", it))
+    return items
+
+
 def _imread(path: Path, linear: bool, gray: bool) -> np.ndarray:
     from ..io import imread
 
@@ -102,28 +126,11 @@ def load_images(images: Any, *, linear: bool = True, gray: bool = False,
     linear light; pass ``linear=False`` for data whose 8-bit values are the intensities).
     Colour images come back as (C, H, W).
     """
-    items: list[tuple[str, Any]] = []
-    if isinstance(images, (str, os.PathLike)):
-        p = Path(images)
-        if p.is_dir():
-            files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-            if not files:
-                raise ValueError(f"images={str(p)!r} holds no image file ({', '.join(IMAGE_SUFFIXES)})")
-            items = [(f.stem, f) for f in files]
-        elif p.is_file():
-            items = [(p.stem, p)]
-        else:
-            raise ValueError(f"images={str(p)!r} is neither a folder nor a file")
-    elif isinstance(images, np.ndarray):
-        items = [("img0", images)] if images.ndim in (2, 3) else [(f"img{i}", a) for i, a in enumerate(images)]
+    if isinstance(images, np.ndarray):
+        items = ([("img0", images)] if images.ndim in (2, 3)
+                 else [(f"img{i}", a) for i, a in enumerate(images)])
     else:
-        for i, it in enumerate(images):
-            if isinstance(it, tuple) and len(it) == 2 and isinstance(it[0], str):
-                items.append(it)
-            elif isinstance(it, (str, os.PathLike)):
-                items.append((Path(it).stem, Path(it)))
-            else:
-                items.append((f"img{i}", it))
+        items = _named_items(images, "images", IMAGE_SUFFIXES, "img")
     if limit is not None:
         items = items[: int(limit)]
     out = []
@@ -143,37 +150,22 @@ def load_kernels(kernels: Any, *, limit: int | None = None) -> list[tuple[str, n
     """Named kernels from a folder (.npy/.png/.mat/.tif via :func:`hybrid_deblur.psf.load_psf`),
     a bank name (:func:`hybrid_deblur.psf.bank.load`), a file, an array (k, k) / (n, k, k),
     or a list of arrays / ``(name, array)`` / paths. Every kernel is normalised to sum 1."""
-    items: list[tuple[str, Any]] = []
-    if isinstance(kernels, (str, os.PathLike)):
-        p = Path(kernels)
-        if p.is_dir():
-            files = sorted(f for f in p.iterdir() if f.suffix.lower() in KERNEL_SUFFIXES)
-            if not files:
-                raise ValueError(f"kernels={str(p)!r} holds no kernel file ({', '.join(KERNEL_SUFFIXES)})")
-            items = [(f.stem, f) for f in files]
-        elif p.is_file():
-            items = [(p.stem, p)]
-        else:
-            from ..psf import bank
+    if isinstance(kernels, (str, os.PathLike)) and not Path(kernels).exists():
+        from ..psf import bank
 
-            try:
-                ks = bank.load(str(kernels))  # list of kernels at their own sizes
-            except (KeyError, ValueError, OSError) as exc:
-                raise ValueError(f"kernels={str(kernels)!r} is neither a folder, a file nor a "
-                                 f"known kernel bank ({exc})") from exc
-            params = list(getattr(ks, "meta", {}).get("params") or [])
-            items = [(kernel_label(str(kernels), i, params[i] if i < len(params) else None), a)
-                     for i, a in enumerate(ks)]
+        try:
+            ks = bank.load(str(kernels))  # list of kernels at their own sizes
+        except (KeyError, ValueError, OSError) as exc:
+            raise ValueError(f"kernels={str(kernels)!r} is neither a folder, a file nor a "
+                             f"known kernel bank ({exc})") from exc
+        params = list(getattr(ks, "meta", {}).get("params") or [])
+        items = [(kernel_label(str(kernels), i, params[i] if i < len(params) else None), a)
+                 for i, a in enumerate(ks)]
     elif isinstance(kernels, np.ndarray):
-        items = [("k0", kernels)] if kernels.ndim == 2 else [(f"k{i}", a) for i, a in enumerate(kernels)]
+        items = ([("k0", kernels)] if kernels.ndim == 2
+                 else [(f"k{i}", a) for i, a in enumerate(kernels)])
     else:
-        for i, it in enumerate(kernels):
-            if isinstance(it, tuple) and len(it) == 2 and isinstance(it[0], str):
-                items.append(it)
-            elif isinstance(it, (str, os.PathLike)):
-                items.append((Path(it).stem, Path(it)))
-            else:
-                items.append((f"k{i}", it))
+        items = _named_items(kernels, "kernels", KERNEL_SUFFIXES, "k")
     if limit is not None:
         items = items[: int(limit)]
     out = []
