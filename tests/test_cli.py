@@ -94,3 +94,38 @@ def test_demo_writes_figure_and_metrics(tmp_path):
     assert m["results"]["wiener"]["psnr"] > m["blurred"]["psnr"]
     assert (tmp_path / "d" / "demo.png").stat().st_size > 10_000
     assert Path(tmp_path / "d" / "demo.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_blind_deblur_and_estimate_go_through_the_guard(tmp_path, sharp_png, capsys):
+    """Unblurred input: both commands say 'no blur' in one line and write the input back."""
+    from hybrid_deblur.io import imread
+
+    out = tmp_path / "r.png"
+    code = main(["deblur", str(sharp_png), "--blind", "--estimator", "parametric", "--method", "hqs-tv",
+                 "-o", str(out)])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert sum("no blur detected" in ln for ln in text.splitlines()) == 1
+    rep = json.loads(out.with_suffix(".json").read_text())
+    assert rep["decision"] == "identity" and rep["seconds"] >= rep["seconds_estimate"] > 0
+    np.testing.assert_allclose(imread(out), imread(sharp_png), atol=1 / 255)
+    code = main(["estimate", str(sharp_png), "--method", "parametric", "--no-figure",
+                 "-o", str(tmp_path / "k.npy")])
+    assert code == 0 and "no blur detected" in capsys.readouterr().out
+    assert np.load(tmp_path / "k.npy").max() == 1.0
+
+
+def test_blind_deblur_estimates_a_motion_blur(tmp_path, sharp_png, capsys):
+    from hybrid_deblur.io import imread, imwrite
+    from hybrid_deblur.physics import degrade
+    from hybrid_deblur.psf import linear_motion
+
+    y, _ = degrade(imread(sharp_png), linear_motion(11, 0), boundary="valid", noise=0.003, seed=0)
+    imwrite(tmp_path / "b.png", np.clip(y, 0, 1))
+    code = main(["deblur", str(tmp_path / "b.png"), "--blind", "--estimator", "parametric",
+                 "--method", "hqs-tv", "-o", str(tmp_path / "r.png")])
+    assert code == 0 and "estimated kernel" in capsys.readouterr().out
+    from hybrid_deblur.estimate.select import kernel_extent
+
+    k = np.load(tmp_path / "r_kernel.npy")
+    assert 9 <= kernel_extent(k, 0.95) <= 15 and json.loads((tmp_path / "r.json").read_text())["decision"] == "estimated"

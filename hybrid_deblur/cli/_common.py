@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -46,18 +45,6 @@ def write_json(path: str | Path, obj: Any) -> None:
     from ..io import atomic_save_json
 
     atomic_save_json(path, obj)
-
-
-def call_with_supported(fn: Callable, *args, **kwargs):
-    """Call ``fn`` with only the keyword arguments its signature accepts (or all, if **kw)."""
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):  # pragma: no cover - builtins
-        return fn(*args, **kwargs)
-    params = sig.parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return fn(*args, **kwargs)
-    return fn(*args, **{k: v for k, v in kwargs.items() if k in params})
 
 
 def center_crop(x: np.ndarray, shape) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 Examples::
 
-    hybrid-deblur estimate blurred.png -o kernel.npy              # MAP, L0 prior, size auto
+    hybrid-deblur estimate blurred.png -o kernel.npy              # auto: candidates + no-harm guard
     hybrid-deblur estimate blurred.png --size 31 --prior dark_channel -o k.png
     hybrid-deblur estimate blurred.png --method parametric --model motion -o k.npy
 
@@ -26,12 +26,13 @@ __all__ = ["add_parser", "run"]
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "estimate", help="estimate the blur kernel of an image (blind)",
-        description="Blind kernel estimation: coarse-to-fine MAP (L0 / dark channel), "
-                    "parametric spectrum fits, or blind Richardson-Lucy.")
+        description="Blind kernel estimation (through Deblurrer): auto = candidates (identity, "
+                    "parametric fits, MAP at two sizes, learned) scored by the evidence, with a "
+                    "no-harm guard; or one family: map (L0 / dark channel), parametric, learned.")
     p.add_argument("image", help="blurred image file")
     p.add_argument("-o", "--output", required=True, help="kernel file to write (.npy/.png/.tif/.mat)")
     p.add_argument("--size", default="auto", help="kernel size: odd int or 'auto' (default)")
-    p.add_argument("--method", default="map", choices=("map", "parametric", "blind_rl"))
+    p.add_argument("--method", default="auto", choices=("auto", "map", "parametric", "learned"))
     p.add_argument("--prior", default="l0", choices=("l0", "dark_channel"), help="MAP image prior")
     p.add_argument("--model", default="auto",
                    choices=("auto", "motion", "defocus", "gaussian", "motion+defocus"),
@@ -73,7 +74,7 @@ def _figure(y, k, x, path: Path, title: str) -> None:
     ax[1].imshow(k, cmap="inferno", interpolation="nearest")
     ax[1].set_title(f"kernel {k.shape[0]}x{k.shape[1]}")
     ax[2].imshow(show(x), cmap="gray", vmin=0, vmax=1)
-    ax[2].set_title("restored (hyper-Laplacian HQS)")
+    ax[2].set_title("restored (HQS-TV)")
     for a in ax:
         a.set_xticks([])
         a.set_yticks([])
@@ -85,22 +86,36 @@ def _figure(y, k, x, path: Path, title: str) -> None:
 
 
 def run(args) -> int:
-    from ..estimate import estimate_kernel
+    import warnings
+
+    from ..pipeline.deblurrer import Deblurrer
     from ..psf import save_psf
 
     size = _parse_size(args.size)
+    opts = {"prior": args.prior, "model": args.model}
+    if size is not None:
+        opts["size"] = size
     y = read_image(args.image, linear=args.linear, gray=args.gray)
-    k, rep = estimate_kernel(y, size=size, method=args.method, prior=args.prior, model=args.model,
-                             restore=args.figure, progress=True)
+    d = Deblurrer("hqs-tv", estimator=args.method, progress=True, estimate_options=opts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the decision is printed below, one line
+        if args.figure:
+            x, r = d.restore(y, return_report=True)
+            k, rep = r["psf"], r["estimate"]
+        else:
+            k, rep = d.estimate(y)
+            x = None
     out = Path(args.output)
     save_psf(str(out), np.asarray(k))
     write_json(out.with_suffix(".json"), {"image": str(args.image), "kernel_file": str(out),
                                           **rep.as_dict()})
-    if args.figure and rep.restored is not None:
+    if x is not None:
         title = (f"{Path(args.image).name}: {rep.method}"
-                 f"{' / ' + rep.prior if rep.prior else ''}, size {rep.size[0]}, "
+                 f"{' / ' + rep.prior if rep.prior else ''}, {rep.decision}, size {np.shape(k)[0]}, "
                  f"confidence {rep.confidence:.2f}, {rep.time_s:.1f} s")
-        _figure(y, np.asarray(k), rep.restored, out.with_name(out.stem + "_estimate.png"), title)
-    print(f"{rep.method}: {args.image} -> {out} (size {rep.size[0]}x{rep.size[1]}, "
+        _figure(y, np.asarray(k), x, out.with_name(out.stem + "_estimate.png"), title)
+    if rep.decision == "identity":
+        print(f"no blur detected: {rep.warning}")
+    print(f"{rep.method}: {args.image} -> {out} ({rep.decision}, size {np.shape(k)[0]}x{np.shape(k)[1]}, "
           f"confidence {rep.confidence:.2f}, {rep.time_s:.1f} s)")
     return 0

@@ -33,7 +33,7 @@ from typing import Any
 
 from .methods import METHODS, get_method
 
-__all__ = ["Deblurrer", "ESTIMATORS", "LEARNED_METHODS"]
+__all__ = ["ESTIMATORS", "LEARNED_METHODS", "Deblurrer"]
 
 #: registry names served by :mod:`hybrid_deblur.learned` (torch is imported only for these)
 LEARNED_METHODS = ("unrolled-hqs", "deep-wiener", "unrolled-rl")
