@@ -188,3 +188,26 @@ def test_cli_measured_stack_uses_voxel_option(tmp_path, capsys):
     out = tmp_path / "p.npy"
     assert main(["psf", "--measured", str(src), "-o", str(out)]) == 0
     assert (tmp_path / "p_figure.png").is_file()
+
+
+def test_cli_blur_refuses_colour_and_negative_psfs_unless_overridden(tmp_path, capsys):
+    """Issue 14: PSF sanity errors (exit 2, one line, no output) with explicit overrides."""
+    import imageio.v3 as iio
+
+    x = np.random.default_rng(0).random((48, 48))
+    np.save(tmp_path / "x.npy", x)
+    photo = (np.random.default_rng(1).random((9, 9, 3)) * 255).astype(np.uint8)
+    iio.imwrite(tmp_path / "rgb.png", photo)
+    neg = disk(2.0)
+    neg[0, 2] = -0.5 * neg.max()
+    np.save(tmp_path / "neg.npy", neg)
+    out = tmp_path / "y.npy"
+    for psf_file, flag in (("rgb.png", ["--psf-colour", "average"]),
+                           ("neg.npy", ["--allow-negative-psf"])):
+        argv = ["blur", str(tmp_path / "x.npy"), "--psf", str(tmp_path / psf_file), "-o", str(out)]
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and psf_file in err[0] and not out.exists()
+        assert main(argv + flag) == 0 and out.exists()
+        out.unlink()
+        (tmp_path / "y.json").unlink()

@@ -28,10 +28,19 @@ def read_image(path: str, *, linear: bool = True, gray: bool = False) -> np.ndar
     return imread(path, linear=linear, gray=gray)
 
 
-def read_psf(path: str, *, orientation: str = "conv") -> np.ndarray:
+def add_psf_flags(p) -> None:
+    """``--psf-colour`` / ``--allow-negative-psf``: the explicit overrides of load_psf's refusals."""
+    p.add_argument("--psf-colour", choices=("refuse", "average"), default="refuse",
+                   help="a colour image given as PSF is refused (default) or averaged to grey")
+    p.add_argument("--allow-negative-psf", action="store_true",
+                   help="clip clearly negative PSF entries to 0 instead of refusing the file")
+
+
+def read_psf(path: str, *, orientation: str = "conv", colour: str = "refuse",
+             negative: str = "refuse") -> np.ndarray:
     from ..psf import load_psf
 
-    return load_psf(path, orientation=orientation)
+    return load_psf(path, orientation=orientation, colour=colour, negative=negative)
 
 
 def write_image(path: str, img: Any, *, linear: bool = True, like: str | None = None) -> None:

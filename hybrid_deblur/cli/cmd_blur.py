@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import add_boundary_flag, add_io_flags, read_image, read_psf, write_image, write_json
+from ._common import (
+    add_boundary_flag,
+    add_io_flags,
+    add_psf_flags,
+    read_image,
+    read_psf,
+    write_image,
+    write_json,
+)
 
 
 def add_parser(sub):
@@ -17,6 +25,7 @@ def add_parser(sub):
     p.add_argument("--psf", required=True, help="PSF file (.npy/.png/.tif/.mat)")
     p.add_argument("--orientation", default="conv", choices=("conv", "matlab"),
                    help="PSF orientation in the file (matlab = correlation, rotated on load)")
+    add_psf_flags(p)
     p.add_argument("--noise", type=float, default=0.0, help="Gaussian sigma on the [0,1] scale")
     p.add_argument("--photons", type=float, default=None, help="Poisson noise: photons at peak")
     p.add_argument("--bits", type=int, default=None, help="quantise to this many bits")
@@ -32,7 +41,8 @@ def run(args) -> int:
     from ..physics import degrade
 
     x = read_image(args.image, linear=args.linear, gray=args.gray)
-    psf = read_psf(args.psf, orientation=args.orientation)
+    psf = read_psf(args.psf, orientation=args.orientation, colour=args.psf_colour,
+                   negative="clip" if args.allow_negative_psf else "refuse")
     noise = {"gaussian": args.noise, "poisson": args.photons, "bits": args.bits}
     y, info = degrade(x, psf, boundary=args.boundary, noise=noise, saturation=args.saturation,
                       seed=args.seed)
