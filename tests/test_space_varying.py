@@ -87,7 +87,7 @@ def test_torch_matches_numpy_and_is_differentiable(rng):
 
 def test_two_layer_generator_assigns_foreground_tiles():
     bg, fg = disk(1), linear_motion(9, 0)
-    op = two_layer_blur((64, 64), bg, fg, (0.25, 0.25, 0.75, 0.75), grid=(4, 4), boundary="valid")
+    op = two_layer_blur(bg, fg, (0.25, 0.25, 0.75, 0.75), grid=(4, 4), boundary="valid")
     ps = op.psfs
     n = ps.shape[-1]
     lin = np.pad(fg, (n - fg.shape[0]) // 2)
@@ -96,7 +96,7 @@ def test_two_layer_generator_assigns_foreground_tiles():
             want = lin if (i in (1, 2) and j in (1, 2)) else np.pad(bg, (n - bg.shape[0]) // 2)
             np.testing.assert_allclose(ps[i, j], want, atol=1e-15)
     with pytest.raises(ValueError, match="box"):
-        two_layer_blur((64, 64), bg, fg, (0.5, 0.2, 0.4, 0.9))
+        two_layer_blur(bg, fg, (0.5, 0.2, 0.4, 0.9))
 
 
 def test_depth_defocus_generator_radius_follows_depth():

@@ -229,19 +229,18 @@ def _common_stack(psfs: list[np.ndarray], grid: tuple[int, int]) -> np.ndarray:
     return np.stack([pad_psf(p, n) for p in psfs]).reshape(grid + (n, n))
 
 
-def two_layer_blur(shape: Sequence[int], psf_background: Any, psf_foreground: Any,
-                   box: Sequence[float], *, grid: Sequence[int] = (4, 4), boundary: str = "valid",
+def two_layer_blur(psf_background: Any, psf_foreground: Any, box: Sequence[float], *,
+                   grid: Sequence[int] = (4, 4), boundary: str = "valid",
                    window: str = "linear") -> SpaceVaryingBlur:
     """Operator of a foreground object moving differently from the background.
 
     Parameters
     ----------
-    shape : (int, int)
-        Scene shape (H, W), used to place the foreground box on the tile grid.
     psf_background, psf_foreground : array
         Kernels of the two layers (e.g. camera shake and the object's own motion).
     box : (top, left, bottom, right)
-        The foreground region as fractions of the scene in [0, 1].
+        The foreground region as fractions of the scene height / width in [0, 1]
+        (the operator then applies to a scene of any size).
     grid : (int, int)
         Tiles per axis; tiles whose centre lies inside ``box`` take the foreground PSF.
     boundary, window
@@ -260,11 +259,10 @@ def two_layer_blur(shape: Sequence[int], psf_background: Any, psf_foreground: An
     --------
     >>> from hybrid_deblur.psf import disk, linear_motion
     >>> from hybrid_deblur.physics.space_varying import two_layer_blur
-    >>> op = two_layer_blur((64, 64), disk(1), linear_motion(9, 0), (0.25, 0.25, 0.75, 0.75))
+    >>> op = two_layer_blur(disk(1), linear_motion(9, 0), (0.25, 0.25, 0.75, 0.75))
     >>> op.grid, op.ksize
     ((4, 4), (11, 11))
     """
-    h, w = (int(v) for v in shape)
     top, left, bottom, right = (float(v) for v in box)
     if not (0 <= top < bottom <= 1 and 0 <= left < right <= 1):
         raise ValueError(f"box={tuple(box)!r} must be (top, left, bottom, right) fractions with "
@@ -278,7 +276,6 @@ def two_layer_blur(shape: Sequence[int], psf_background: Any, psf_foreground: An
             cy, cx = (i + 0.5) / gy, (j + 0.5) / gx
             inside = top <= cy <= bottom and left <= cx <= right
             psfs.append(fg if inside else bg)
-    del h, w
     return SpaceVaryingBlur(_common_stack(psfs, (gy, gx)), boundary, window=window)
 
 
