@@ -211,3 +211,12 @@ def test_cli_blur_refuses_colour_and_negative_psfs_unless_overridden(tmp_path, c
         assert main(argv + flag) == 0 and out.exists()
         out.unlink()
         (tmp_path / "y.json").unlink()
+
+
+@pytest.mark.parametrize("option,spec,key", [("--motion", "angle=30", "length="),
+                                             ("--defocus", "size=9", "radius=")])
+def test_cli_missing_required_key_is_named(tmp_path, capsys, option, spec, key):
+    assert main(["psf", option, spec, "-o", str(tmp_path / "k.npy")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{option} needs {key}" in err and "positional" not in err
+    assert list(tmp_path.iterdir()) == []

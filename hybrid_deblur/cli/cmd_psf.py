@@ -95,15 +95,22 @@ def _opt_int(v: str) -> int:
 _opt_int.__name__ = "int"
 
 
+def _need(p: dict, key: str, option: str, example: str) -> None:
+    if key not in p:
+        raise ValueError(f"{option} needs {key}= (e.g. {option} {example})")
+
+
 def _motion(p):
     from ..psf import linear_motion
 
+    _need(p, "length", "--motion", "length=21,angle=30")
     return linear_motion(**p)
 
 
 def _defocus(p):
     from ..psf import disk
 
+    _need(p, "radius", "--defocus", "radius=4")
     return disk(**p)
 
 
