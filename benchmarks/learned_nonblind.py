@@ -1,32 +1,33 @@
-"""Learned non-blind models vs our best classical methods (BSD68 + unseen kernels, Levin 2009).
+"""Learned priors vs the best classical methods (issue 17): Levin synthetic, BSD68/Kodak24 with
+unseen kernels per family (incl. 1x1), colour, CPU seconds per megapixel.
 
-Protocol
+Protocol (every method gets the true noise σ; nothing is tuned on the test images)
 --------
-1. **BSD68, unseen kernels**: every BSD68 image (linear light) is blurred in ``valid`` mode by
-   a kernel of the project's banks (``camera_shake``, ``mixed``; these kernels are *not* used
-   in training: training draws fresh kernels from the generators with other seeds), image
-   ``i`` with kernel ``i mod n`` (``pairing="cycle"``), Gaussian noise σ ∈ {0.01, 0.03};
-   PSNR/SSIM on the valid region (DESIGN §7). Every method runs with its automatic
-   parameters (σ estimated from ``y``; nothing is tuned on the test set).
-2. **Levin 2009**: the 32 real captures with the true kernels, aligned PSNR/SSIM (±5 px,
-   15 px border; cases from ``benchmarks/levin_nonblind.py``).
-3. **Speed**: CPU inference time of a 512 x 512 image with a 25 x 25 kernel (1 thread and
-   the default thread count), and seconds per megapixel.
-4. **Training curves**: loss and validation PSNR of the runs in ``runs/`` → a PNG figure.
+1. **Levin synthetic** (comparable with published learned methods): Levin's 4 sharp images
+   (8-bit values as intensities, as in the papers) x 8 kernels, ``valid`` blur, Gaussian σ =
+   2.55/255 and 7.65/255 (seeded); PSNR on the 15-px interior and on the full observed frame.
+2. **BSD68 / Kodak24, unseen kernels** (linear light, gray): image ``i`` with kernel ``i mod n``
+   of each family of the project's banks (``camera_shake``, ``mixed``, ``defocus``; training draws
+   fresh kernels from the generators with other seeds) and the 1x1 identity, ``valid`` blur,
+   σ ∈ {0.01, 0.03}; PSNR on the observed frame. Kodak24 uses the central 256 x 256 crop.
+3. **Colour** (CBSD68, linear light): camera-shake kernels, σ = 0.01; joint colour PnP vs the
+   gray model per channel vs ``hqs-hl``; *false colour* = mean |c - mean_c| of the restored
+   image on pixels whose sharp value is neutral (channel spread < 0.01), minus the same on the
+   sharp image (0 = no false colour).
+4. **Speed**: CPU seconds per megapixel (512 x 512 gray, 25 px kernel), side by side in one run.
 
-Targets: UnrolledHQS ≥ best classical + 1.5 dB at σ = 0.01 on BSD68 with unseen kernels;
-Levin true kernels ≥ 34.5 dB aligned PSNR; 512² CPU inference < 1 s.
+Targets (issue 17): Levin interior >= 33.2 / 29.5 dB; BSD68 σ=0.01 best learned >= best
+classical + 1.5 dB; never below ``hqs-hl`` by > 0.3 dB on any family incl. 1x1; <= 1 s/MP.
 
 Run::
 
     python benchmarks/learned_nonblind.py [--data ../shared/data] [--out bench_out/learned_nonblind.json]
-        [--limit 68] [--methods hqs-hl,wiener,unrolled-hqs,...] [--skip-levin]
+        [--sections levin,bsd68,kodak24,colour,speed] [--limit 12] [--methods hqs-hl,wiener,pnp-drunet,...]
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -37,134 +38,202 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from hybrid_deblur.analysis.nonblind import evaluate_cases, run_nonblind, to_jsonable, write_text_atomic  # noqa: E402
+from hybrid_deblur.analysis.nonblind import to_jsonable, write_text_atomic  # noqa: E402
 
-CLASSICAL = ("hqs-hl", "wiener")
-LEARNED = ("unrolled-hqs", "deep-wiener", "unrolled-rl")
-TARGET_GAIN, TARGET_LEVIN, TARGET_TIME = 1.5, 34.5, 1.0
+CLASSICAL = ("hqs-hl", "hqs-tv", "wiener")
+LEARNED = ("pnp-drunet", "unrolled-pnp", "unrolled-hqs", "deep-wiener", "unrolled-rl")
+STEMS = {"pnp-drunet": "drunet_gray", "unrolled-pnp": "unrolled_pnp_gray", "unrolled-hqs": "unrolled_hqs_gray",
+         "deep-wiener": "deep_wiener_gray", "unrolled-rl": "unrolled_rl_gray"}
+FAMILIES = ("camera_shake", "mixed", "defocus", "identity")
+#: method -> extra options (``--denoiser`` / ``--unrolled-pnp`` weight files)
+OPTIONS: dict[str, dict] = {}
+TARGETS = {"levin_interior": {2.55: 33.2, 7.65: 29.5}, "bsd_gain": 1.5, "harm": 0.3, "s_per_mp": 1.0}
 
 
 def default_methods() -> list[str]:
     from hybrid_deblur.learned.weights import shipped_weights
 
     have = shipped_weights()
-    stems = {"unrolled-hqs": "unrolled_hqs_gray", "deep-wiener": "deep_wiener_gray",
-             "unrolled-rl": "unrolled_rl_gray"}
-    return list(CLASSICAL) + [m for m in LEARNED if stems[m] in have]
+    return list(CLASSICAL) + [m for m in LEARNED if STEMS[m] in have]
 
 
-def time_inference(size: int = 512, ksize: int = 25, repeats: int = 3) -> dict:
-    """Seconds for one ``size``² gray image on the CPU, side by side in this run.
+def _family_kernels(fam: str) -> list[np.ndarray]:
+    if fam == "identity":
+        return [np.ones((1, 1))]
+    from hybrid_deblur.analysis.nonblind import load_kernels
 
-    UnrolledHQS (shipped weights, 1 thread and all cores) and, for scale, the classical
-    ``hqs_hl`` it starts from and ``wiener`` (scipy.fft with ``HYBRID_DEBLUR_FFT_WORKERS``).
-    """
-    import torch
+    return [k for _, k in load_kernels(fam)]
 
-    from hybrid_deblur.learned.inference import get_model, restore_with
-    from hybrid_deblur.psf import trajectory_motion
-    from hybrid_deblur.solvers import hqs_hl, wiener
 
-    model = get_model("unrolled-hqs")
-    y = np.random.default_rng(0).random((size, size)).astype(np.float32)
-    k = trajectory_motion(size=ksize, seed=3)
+def _observe(x: np.ndarray, k: np.ndarray, sigma: float, seed: int):
+    """``valid`` blur + Gaussian noise; the sharp pixels aligned with ``y``."""
+    from hybrid_deblur.physics import Blur
 
-    def clock(fn):
-        fn()  # warm-up (allocations, OTF cache)
-        ts = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t0)
-        return {"median_s": float(np.median(ts)), "min_s": float(min(ts)),
-                "s_per_megapixel": float(np.median(ts)) / (size * size / 1e6)}
+    y = Blur(k, "valid")(x) if k.size > 1 else x + 0
+    y = y + sigma * np.random.default_rng(seed).standard_normal(y.shape)
+    o = [kk - 1 - kk // 2 for kk in k.shape]
+    return y, x[..., o[0]:o[0] + y.shape[-2], o[1]:o[1] + y.shape[-1]]
 
+
+def _restore(method: str, y, k, sigma):
+    from hybrid_deblur.analysis.registry import restore
+
+    opts = dict(OPTIONS.get(method, {}))
+    if method == "pnp-drunet/gray-per-channel":
+        from hybrid_deblur.learned.pnp import get_denoiser
+
+        method, opts = "pnp-drunet", {"model": get_denoiser(1, weights=OPTIONS.get("pnp-drunet", {}).get("weights"))}
+    t0 = time.perf_counter()
+    x = restore(y, k, method=method, boundary="auto", sigma=sigma, **opts)
+    return np.asarray(x, dtype=np.float64), time.perf_counter() - t0
+
+
+def _psnr(x, ref, border=0):
+    from hybrid_deblur.metrics import psnr
+
+    return float(psnr(np.clip(x, 0, 1), ref, border=border))
+
+
+def _mean_rows(rows, keys=("psnr",)) -> dict:
+    out: dict = {}
+    for r in rows:
+        d = out.setdefault(r["method"], {"n": 0, **{k: 0.0 for k in keys}, "time_s": 0.0})
+        d["n"] += 1
+        for k in keys + ("time_s",):
+            d[k] += r[k]
+    return {m: {k: (v / d["n"] if k != "n" else v) for k, v in d.items()} for m, d in out.items()}
+
+
+def levin_synthetic(data: Path, methods, progress=True) -> dict:
+    from hybrid_deblur.io import imread
+
+    sharp = [imread(data / "levin2009" / "sharp" / f"im{i}.png", linear=False, gray=True) for i in range(1, 5)]
+    kernels = [np.load(data / "levin2009" / "kernels" / f"levin_k{j}.npy") for j in range(1, 9)]
     out = {}
-    default = torch.get_num_threads()
-    for threads in sorted({1, os.cpu_count() or 1}):
-        torch.set_num_threads(threads)
-        out[f"threads_{threads}"] = clock(lambda: restore_with(model, y, k, sigma=0.01))
-    torch.set_num_threads(default)
-    out["classical_hqs_hl"] = clock(lambda: hqs_hl(y, k, sigma=0.01))
-    out["classical_wiener"] = clock(lambda: wiener(y, k, sigma=0.01))
-    out["cpu_count"] = os.cpu_count()
-    out["fft_workers"] = os.environ.get("HYBRID_DEBLUR_FFT_WORKERS", "all cores")
-    out["load_average"] = list(os.getloadavg())
+    for s255 in (2.55, 7.65):
+        rows = []
+        for i, x in enumerate(sharp):
+            for j, k in enumerate(kernels):
+                y, ref = _observe(x, k, s255 / 255, seed=1000 * i + j)
+                for m in methods:
+                    xh, t = _restore(m, y, k, s255 / 255)
+                    rows.append({"method": m, "image": i + 1, "kernel": j + 1, "time_s": t,
+                                 "psnr": _psnr(xh, ref, 15), "psnr_full": _psnr(xh, ref)})
+            if progress:
+                print(f"  levin sigma={s255}/255 image {i + 1}/4 done", file=sys.stderr, flush=True)
+        out[str(s255)] = {"summary": _mean_rows(rows, ("psnr", "psnr_full")), "rows": rows}
     return out
 
 
-def training_curves(runs: list[Path], png: Path) -> dict:
-    """Plot loss (moving average) and validation PSNR of each run folder; return the data."""
-    data = {}
-    for r in runs:
-        log, summ = r / "log.csv", r / "summary.json"
-        if not log.exists():
-            continue
-        rows = list(csv.DictReader(log.read_text().splitlines()))
-        if len(rows) < 2:
-            continue
-        steps = np.array([int(x["step"]) for x in rows])
-        loss = np.array([float(x["loss"]) for x in rows])
-        val = json.loads(summ.read_text())["val_history"] if summ.exists() else []
-        data[r.name] = {"steps": steps.tolist(), "loss": loss.tolist(), "val": val}
-    if not data:
-        return {}
-    import matplotlib
+def family_suite(folder: Path, methods, sigmas, limit, crop=None, progress=True) -> dict:
+    from hybrid_deblur.analysis.nonblind import load_images
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
-    for name, d in data.items():
-        loss = np.asarray(d["loss"])
-        w = max(1, min(100, len(loss) // 8))
-        sm = np.convolve(loss, np.ones(w) / w, mode="valid")
-        ax[0].plot(d["steps"][w - 1:], sm, label=name)
-        if d["val"]:
-            ax[1].plot([v["step"] for v in d["val"]], [v["psnr"] for v in d["val"]], "o-", label=name)
-    ax[0].set(xlabel="step", ylabel="L1 loss (moving avg)", yscale="log", title="training loss")
-    ax[1].set(xlabel="step", ylabel="PSNR [dB]", title="validation PSNR (EMA; each run its own held-out set)")
-    for a in ax:
-        a.legend(fontsize=8)
-        a.grid(alpha=0.3)
-    fig.tight_layout()
-    png.parent.mkdir(parents=True, exist_ok=True)
-    tmp = png.with_name(f".{png.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, png)
-    plt.close(fig)
-    return {k: {"final_loss_avg": float(np.mean(v["loss"][-25:])), "val": v["val"]} for k, v in data.items()}
+    imgs = [a for _, a in load_images(folder, linear=True, gray=True, limit=limit)]
+    if crop:
+        imgs = [a[(a.shape[0] - crop) // 2:(a.shape[0] + crop) // 2, (a.shape[1] - crop) // 2:(a.shape[1] + crop) // 2]
+                for a in imgs]
+    out = {}
+    for fam in FAMILIES:
+        ks = _family_kernels(fam)
+        for s in sigmas:
+            rows = []
+            for i, x in enumerate(imgs):
+                k = ks[i % len(ks)]
+                y, ref = _observe(x, k, s, seed=7919 * i + 13)
+                rows.append({"method": "input", "time_s": 0.0,
+                             "psnr": _psnr(y, ref) if k.size == 1 else float("nan")})
+                for m in methods:
+                    xh, t = _restore(m, y, k, s)
+                    rows.append({"method": m, "image": i, "time_s": t, "psnr": _psnr(xh, ref)})
+            out[f"{fam}/{s}"] = {"summary": _mean_rows(rows), "rows": rows}
+            if progress:
+                print(f"  {folder.name} {fam} sigma={s} done", file=sys.stderr, flush=True)
+    return out
 
 
-def merge_reports(report: dict, files: list[Path]) -> None:
-    """Add the methods of earlier runs (same protocol) that this run did not compute."""
-    for f in files:
-        if not f.exists():
-            print(f"--merge: {f} does not exist; skipped", file=sys.stderr)
-            continue
-        prev = json.loads(f.read_text())
-        for s, old in prev.get("bsd68", {}).items():
-            cur = report.setdefault("bsd68", {}).setdefault(s, {"summary": {}, "rows": []})
-            new = [m for m in old["summary"] if m not in cur["summary"]]
-            cur["summary"] = {**{m: old["summary"][m] for m in new}, **cur["summary"]}
-            cur["rows"] = [r for r in old["rows"] if r["method"] in new] + cur["rows"]
-        if "levin" in prev:
-            cur = report.setdefault("levin", {"summary": {}, "rows": []})
-            new = [m for m in prev["levin"]["summary"] if m not in cur["summary"]]
-            cur["summary"] = {**{m: prev["levin"]["summary"][m] for m in new}, **cur["summary"]}
-            cur["rows"] = [r for r in prev["levin"]["rows"] if r["method"] in new] + cur["rows"]
-        if "speed_512" in prev and "speed_512" not in report:
-            report["speed_512"] = prev["speed_512"]
+def colour_suite(folder: Path, methods, limit, progress=True) -> dict:
+    from hybrid_deblur.analysis.nonblind import load_images
+
+    imgs = [a for _, a in load_images(folder, linear=True, gray=False, limit=limit)]
+    ks = _family_kernels("camera_shake")
+    rows = []
+    for i, x in enumerate(imgs):
+        k = ks[(3 * i) % len(ks)]
+        y, ref = _observe(x, k, 0.01, seed=31 * i + 5)
+        neutral = (ref.max(0) - ref.min(0)) < 0.01
+
+        def chroma(a):
+            return float(np.abs(a - a.mean(0, keepdims=True)).mean(0)[neutral].mean()) if neutral.any() else 0.0
+
+        for m in methods:
+            xh, t = _restore(m, y, k, 0.01)
+            rows.append({"method": m, "image": i, "time_s": t, "psnr": _psnr(xh, ref),
+                         "false_colour": chroma(np.clip(xh, 0, 1)) - chroma(ref)})
+        if progress:
+            print(f"  colour image {i + 1}/{len(imgs)} done", file=sys.stderr, flush=True)
+    return {"summary": _mean_rows(rows, ("psnr", "false_colour")), "rows": rows}
 
 
-def _table(summary: dict, title: str) -> str:
-    lines = [f"### {title}", "", "| method | mean PSNR | mean SSIM | time/img [s] | n |", "|---|---|---|---|---|"]
+def speed(methods, size=512, ksize=25, repeats=2) -> dict:
+    """CPU seconds per megapixel, side by side in this run (2 torch threads)."""
+    from hybrid_deblur.psf import trajectory_motion
+
+    y = np.random.default_rng(0).random((size, size))
+    k = trajectory_motion(size=ksize, seed=3)
+    out = {}
+    for m in methods:
+        _restore(m, y, k, 0.01)  # warm-up
+        ts = [_restore(m, y, k, 0.01)[1] for _ in range(repeats)]
+        out[m] = {"median_s": float(np.median(ts)), "s_per_megapixel": float(np.median(ts)) / (size * size / 1e6)}
+    out["load_average"] = list(os.getloadavg())
+    out["cpu_count"] = os.cpu_count()
+    return out
+
+
+def _table(summary: dict, title: str, cols=("psnr",)) -> str:
+    lines = [f"### {title}", "", "| method | " + " | ".join(cols) + " | time/img [s] | n |",
+             "|---|" + "---|" * (len(cols) + 2)]
     for m, d in summary.items():
-        lines.append(f"| {m} | {d['mean_psnr']:.2f} | {d['mean_ssim']:.4f} | "
-                     f"{d.get('mean_time_s', float('nan')):.2f} | {d.get('n', '')} |")
+        lines.append(f"| {m} | " + " | ".join(f"{d[c]:.3f}" for c in cols) + f" | {d['time_s']:.2f} | {d['n']} |")
     return "\n".join(lines)
+
+
+def targets(report: dict, methods) -> dict:
+    learned = [m for m in methods if m in LEARNED]
+    cl = [m for m in methods if m in CLASSICAL]
+    t: dict = {}
+    for s, sec in report.get("levin_synthetic", {}).items():
+        summ = sec["summary"]
+        if learned:
+            best = max(learned, key=lambda m: summ[m]["psnr"])
+            goal = TARGETS["levin_interior"][float(s)]
+            t[f"levin_interior_{s}"] = {"method": best, "psnr": summ[best]["psnr"],
+                                        "full": summ[best]["psnr_full"], "target": goal,
+                                        "met": summ[best]["psnr"] >= goal}
+    for name in ("bsd68", "kodak24"):
+        sec = report.get(name, {})
+        for key, d in sec.items():
+            summ = d["summary"]
+            if not learned or not cl:
+                continue
+            bl = max(learned, key=lambda m: summ[m]["psnr"])
+            bc = max(cl, key=lambda m: summ[m]["psnr"])
+            entry = {"best_learned": bl, "best_classical": bc,
+                     "gain_db": summ[bl]["psnr"] - summ[bc]["psnr"]}
+            if "hqs-hl" in summ:
+                entry["worst_learned_vs_hqs_hl"] = {m: summ[m]["psnr"] - summ["hqs-hl"]["psnr"] for m in learned}
+                entry["best_learned_vs_hqs_hl"] = summ[bl]["psnr"] - summ["hqs-hl"]["psnr"]
+                entry["no_harm_met"] = entry["best_learned_vs_hqs_hl"] >= -TARGETS["harm"]
+            if key.endswith("/0.01"):
+                entry["gain_met"] = entry["gain_db"] >= TARGETS["bsd_gain"]
+            t[f"{name}/{key}"] = entry
+    sp = report.get("speed", {})
+    for m in learned:
+        if m in sp:
+            t[f"speed/{m}"] = {"s_per_megapixel": sp[m]["s_per_megapixel"], "target": TARGETS["s_per_mp"],
+                               "met": sp[m]["s_per_megapixel"] <= TARGETS["s_per_mp"]}
+    return t
 
 
 def main(argv=None) -> int:
@@ -172,102 +241,64 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default=str(ROOT / ".." / "shared" / "data"))
     ap.add_argument("--out", default="bench_out/learned_nonblind.json")
     ap.add_argument("--methods", default=None, help="comma-separated (default: classical + shipped learned)")
-    ap.add_argument("--banks", default="camera_shake,mixed", help="kernel banks (unseen in training)")
+    ap.add_argument("--sections", default="levin,bsd68,kodak24,colour,speed")
     ap.add_argument("--sigmas", default="0.01,0.03")
-    ap.add_argument("--limit", type=int, default=None, help="first N BSD68 images (default all 68)")
-    ap.add_argument("--skip-levin", action="store_true")
-    ap.add_argument("--skip-bsd", action="store_true")
-    ap.add_argument("--skip-speed", action="store_true")
-    ap.add_argument("--runs", default="runs/unrolled_hqs_gray,runs/deep_wiener_gray,runs/unrolled_rl_gray")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads for the quality runs")
-    ap.add_argument("--merge", default=None,
-                    help="comma-separated JSONs of earlier runs of this script (same protocol) whose "
-                         "methods are added to the tables (read at the end of this run)")
+    ap.add_argument("--limit", type=int, default=12, help="images per set and family (BSD68/Kodak24/CBSD68)")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads")
+    ap.add_argument("--denoiser", default=None, help="denoiser weights for pnp-drunet (default: shipped)")
+    ap.add_argument("--unrolled-pnp", default=None, help="weights for unrolled-pnp (default: shipped)")
     ap.add_argument("--no-progress", dest="progress", action="store_false")
     args = ap.parse_args(argv)
+    if args.denoiser:
+        OPTIONS["pnp-drunet"] = {"weights": args.denoiser}
+    if args.unrolled_pnp:
+        OPTIONS["unrolled-pnp"] = {"weights": args.unrolled_pnp}
 
     import torch
 
     torch.set_num_threads(args.threads)
-    data = Path(args.data)
-    out = Path(args.out)
+    data, out = Path(args.data), Path(args.out)
     methods = [m.strip() for m in (args.methods or ",".join(default_methods())).split(",") if m.strip()]
-    report: dict = {"methods": methods, "data": str(data), "protocol": __doc__.split("Run::")[0].strip()}
-    md = ["## Learned non-blind benchmark", ""]
-    targets: dict = {}
-    if not args.skip_bsd:
-        if not (data / "bsd68").exists():
-            print(f"bsd68 not found under {data}; pass --data", file=sys.stderr)
-            return 2
-        from hybrid_deblur.analysis.nonblind import load_kernels
-
-        kernels = []
-        for b in args.banks.split(","):
-            kernels += load_kernels(b.strip())
-        # interleave banks so that "cycle" pairing spreads every bank over the images
-        order = sorted(range(len(kernels)), key=lambda i: (i % 7, i))
-        kernels = [kernels[i] for i in order]
-        report["bsd68"] = {}
-        for s in [float(v) for v in args.sigmas.split(",")]:
-            res = run_nonblind(data / "bsd68", kernels, methods=methods, noise=s, boundary="valid",
-                               seed=1, pairing="cycle", gray=True, limit=args.limit, tuning="none",
-                               progress=args.progress)
-            report["bsd68"][str(s)] = {"summary": res.summary(), "rows": res.rows}
-            print(_table(res.summary(), f"BSD68 sigma={s}"), flush=True)
-    if not args.skip_levin and (data / "levin2009" / "manifest.json").exists():
-        from levin_nonblind import load_cases
-
-        cases = load_cases(data)
-        res = evaluate_cases(cases, methods, boundary=None, aligned=True, border=15, tuning="none",
-                             progress=args.progress, config={"benchmark": "levin2009 true kernels"})
-        report["levin"] = {"summary": res.summary(), "rows": res.rows}
-        print(_table(res.summary(), "Levin"), flush=True)
-    merge_reports(report, [Path(p) for p in (args.merge or "").split(",") if p])
-    for s, sec in report.get("bsd68", {}).items():
-        summ = sec["summary"]
-        md += [_table(summ, f"BSD68 gray, unseen bank kernels ({args.banks}), valid blur, sigma={s}"), ""]
-        if float(s) == 0.01 and "unrolled-hqs" in summ:
-            cl = {m: d for m, d in summ.items() if m in CLASSICAL}
-            if cl:
-                best = max(cl, key=lambda m: cl[m]["mean_psnr"])
-                gain = summ["unrolled-hqs"]["mean_psnr"] - cl[best]["mean_psnr"]
-                targets["bsd68_gain_over_best_classical_sigma_0.01"] = {
-                    "best_classical": best, "gain_db": gain, "target_db": TARGET_GAIN,
-                    "met": gain >= TARGET_GAIN}
-    if "levin" in report:
-        summ = report["levin"]["summary"]
-        md += [_table(summ, "Levin 2009, 32 real captures, true kernels, aligned ±5 px, 15 px border"), ""]
-        if "unrolled-hqs" in summ:
-            v = summ["unrolled-hqs"]["mean_psnr"]
-            targets["levin_unrolled_hqs_aligned_psnr"] = {"psnr": v, "target": TARGET_LEVIN,
-                                                          "met": v >= TARGET_LEVIN}
-    if not args.skip_speed:
-        sp = time_inference()
-        report["speed_512"] = sp
-        best = min(v["median_s"] for k, v in sp.items() if k.startswith("threads_"))
-        targets["cpu_inference_512"] = {"seconds": best, "target": TARGET_TIME, "met": best < TARGET_TIME,
-                                        "detail": {k: v for k, v in sp.items()}}
-        md += ["### CPU inference, UnrolledHQS, 512 x 512, 25 x 25 kernel", "",
-               "| method | median [s] | s / megapixel |", "|---|---|---|"]
-        md += [f"| UnrolledHQS, {k.split('_')[1]} thread(s) | {v['median_s']:.3f} | {v['s_per_megapixel']:.3f} |"
-               for k, v in sp.items() if k.startswith("threads_")]
-        md += [f"| {k.replace('classical_', '')} (classical, same run) | {v['median_s']:.3f} | "
-               f"{v['s_per_megapixel']:.3f} |" for k, v in sp.items() if k.startswith("classical_")]
-        md += [f"(load average during the run: {', '.join(f'{v:.1f}' for v in sp['load_average'])} "
-               f"on {sp['cpu_count']} cores)"]
+    sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    sigmas = [float(v) for v in args.sigmas.split(",")]
+    report: dict = {"methods": methods, "data": str(data), "limit": args.limit,
+                    "protocol": __doc__.split("Run::")[0].strip()}
+    md = ["## Learned priors vs classical (issue 17)", ""]
+    if "levin" in sections:
+        report["levin_synthetic"] = levin_synthetic(data, methods, args.progress)
+        for s, sec in report["levin_synthetic"].items():
+            md += [_table(sec["summary"], f"Levin synthetic (4 x 8, valid), sigma={s}/255: interior 15 px | full",
+                          ("psnr", "psnr_full")), ""]
+            print(md[-2], flush=True)
+    for name, crop in (("bsd68", None), ("kodak24", 256)):
+        if name in sections:
+            report[name] = family_suite(data / name, methods, sigmas, args.limit, crop, args.progress)
+            for key, sec in report[name].items():
+                md += [_table(sec["summary"], f"{name} gray ({'centre 256^2, ' if crop else ''}first "
+                                              f"{args.limit}), {key.replace('/', ', sigma=')}"), ""]
+                print(md[-2], flush=True)
+    if "colour" in sections:
+        cm = [m for m in methods if m in ("hqs-hl", "pnp-drunet", "unrolled-pnp")]
+        if "pnp-drunet" in cm:
+            cm.append("pnp-drunet/gray-per-channel")
+        report["colour"] = colour_suite(data / "cbsd68", cm, min(args.limit, 8), args.progress)
+        md += [_table(report["colour"]["summary"], "CBSD68 colour, camera shake, sigma=0.01",
+                      ("psnr", "false_colour")), ""]
+        print(md[-2], flush=True)
+    if "speed" in sections:
+        report["speed"] = speed([m for m in methods if m in LEARNED or m == "hqs-hl"])
+        sp = report["speed"]
+        md += ["### CPU seconds per megapixel (512^2 gray, 25 px kernel, "
+               f"{args.threads} threads, load {sp['load_average'][0]:.1f} on {sp['cpu_count']} cores)", "",
+               "| method | s / MP |", "|---|---|"]
+        md += [f"| {m} | {v['s_per_megapixel']:.2f} |" for m, v in sp.items() if isinstance(v, dict)]
         md.append("")
-    try:
-        curves = training_curves([Path(r) for r in args.runs.split(",") if r],
-                                 out.with_name("learned_train_curves.png"))
-    except Exception as exc:  # a figure must never cost the measured numbers
-        curves = {"error": f"{type(exc).__name__}: {exc}"}
-    report["training"] = curves
-    report["targets"] = targets
-    md += ["### Targets", ""] + [f"- {k}: {json.dumps(to_jsonable(v))}" for k, v in targets.items()]
+    report["targets"] = targets(report, methods)
+    md += ["### Targets", ""] + [f"- {k}: {json.dumps(to_jsonable(v))}" for k, v in report["targets"].items()]
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out, json.dumps(to_jsonable(report), indent=2))
     write_text_atomic(out.with_suffix(".md"), "\n".join(md) + "\n")
-    print("\n".join(md[-len(targets) - 2:]))
+    print("\n".join(md[-len(report["targets"]) - 2:]))
     return 0
 
 

@@ -111,3 +111,26 @@ def test_shipped_pnp_beats_hyper_laplacian_hqs_on_a_blurred_image():
     p_pnp = _psnr(pnp_drunet(y, k, sigma=0.01), ref)
     p_hl = _psnr(hqs_hl(y, k, sigma=0.01), ref)
     assert p_pnp > p_hl + 0.3, (p_pnp, p_hl)
+
+
+def test_unrolled_pnp_with_zero_corrections_is_the_engines_pnp_hqs():
+    """DESIGN §3: the unrolled network with its learned parts at their classical values is
+    the classical iterator (here: circular blur, same start, same DPIR schedule)."""
+    from hybrid_deblur.learned.models import UnrolledHQS
+    from hybrid_deblur.solvers import HQS, wiener
+    from hybrid_deblur.solvers.auto import dpir_schedule
+
+    net = UnrolledHQS(stages=4, channels=1, prior="drunet", widths=(4, 8), schedule="dpir", init="wiener")
+    with torch.no_grad():
+        net.prior.tail.weight.normal_(0, 0.05)  # a non-trivial denoiser
+    net = net.double().eval()
+    x = _scene(40)
+    k = np.ones((5, 5)) / 25
+    y = Blur(k, "circular")(x) + 0.01 * np.random.default_rng(2).standard_normal(x.shape)
+    with torch.no_grad():
+        got = net(torch.from_numpy(y)[None, None], torch.from_numpy(k), 0.01, boundary="circular")[0, 0].numpy()
+    sig, mu = dpir_schedule(0.01, 4, lam=0.23)
+    x0 = wiener(y, k, boundary="circular", sigma=0.01)
+    ref = HQS(y, k, prior=denoiser_prior(net.prior), mu_schedule=mu, sigma_schedule=sig,
+              boundary="circular", x0=x0).run()
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-9)
