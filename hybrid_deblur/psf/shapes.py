@@ -67,6 +67,15 @@ def gaussian(sigma: float | Sequence[float], size: int | Sequence[int] | None = 
     psf : ndarray, shape (kh, kw)
         Non-negative, sums to 1, centred at ``(kh // 2, kw // 2)``.
 
+    Raises
+    ------
+    ValueError
+        Bad parameters, or a kernel side above :data:`~hybrid_deblur.psf.MAX_KERNEL_SIZE`
+        (4097 px; refused before anything is allocated), or a ``dtype`` that cannot
+        hold the normalised kernel (float16 with tiny values).
+    TypeError
+        Non-numeric parameters or a non-floating ``dtype``.
+
     Notes
     -----
     Each pixel holds :math:`\\int_{pixel} g(x, y)\\,dx\\,dy` of the density
@@ -76,7 +85,9 @@ def gaussian(sigma: float | Sequence[float], size: int | Sequence[int] | None = 
     :math:`\\tfrac12[\\mathrm{erf}((d+\\tfrac12)/\\sqrt2\\sigma)-
     \\mathrm{erf}((d-\\tfrac12)/\\sqrt2\\sigma)]`; a rotated anisotropic one is
     integrated with Gauss-Legendre nodes in every pixel (more nodes for small
-    sigma). The discrete covariance is :math:`\\Sigma + I/12` (the pixel box).
+    sigma). The discrete covariance is :math:`\\Sigma + I/12` (the pixel box). A
+    rotated Gaussian whose smaller sigma is below 0.02 px (0 included) is a line: the
+    pixels it crosses receive the exact 1-D Gaussian mass of each piece (erf).
 
     Examples
     --------
@@ -229,6 +240,15 @@ def disk(radius: float, size: int | Sequence[int] | None = None, *, dtype=np.flo
     psf : ndarray, shape (kh, kw)
         Non-negative, sums to 1, centred at ``(kh // 2, kw // 2)``.
 
+    Raises
+    ------
+    ValueError
+        Bad parameters, or a kernel side above :data:`~hybrid_deblur.psf.MAX_KERNEL_SIZE`
+        (4097 px; refused before anything is allocated), or a ``dtype`` that cannot
+        hold the normalised kernel (float16 with tiny values).
+    TypeError
+        Non-numeric parameters or a non-floating ``dtype``.
+
     Notes
     -----
     Pixel :math:`(i, j)` holds the exact area of
@@ -294,6 +314,15 @@ def linear_motion(length: float, angle: float = 0.0, size: int | Sequence[int] |
         Non-negative, sums to 1, centred at ``(kh // 2, kw // 2)``; its centroid is
         the centre pixel (to rounding) for every angle and length, so blurring
         with it does not shift the image.
+
+    Raises
+    ------
+    ValueError
+        Bad parameters, or a kernel side above :data:`~hybrid_deblur.psf.MAX_KERNEL_SIZE`
+        (4097 px; refused before anything is allocated), or a ``dtype`` that cannot
+        hold the normalised kernel (float16 with tiny values).
+    TypeError
+        Non-numeric parameters or a non-floating ``dtype``.
 
     Notes
     -----

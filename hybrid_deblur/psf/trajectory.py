@@ -145,8 +145,10 @@ def trajectory_motion(size: int = 31, length: float | None = None, anxiety: floa
     Raises
     ------
     ValueError
-        For bad parameters, or when no trajectory of that length fits in
-        ``size`` after redrawing (make ``size`` larger or ``length`` smaller).
+        For bad parameters, a ``size`` above :data:`~hybrid_deblur.psf.MAX_KERNEL_SIZE`
+        or ``n_samples`` above 10^7 (refused before allocating), or when no
+        trajectory of that length fits in ``size`` after redrawing (make ``size``
+        larger or ``length`` smaller).
 
     Notes
     -----
