@@ -129,7 +129,7 @@ def method_kind(name: str) -> str:
             if e in ("classical", "hybrid", "end-to-end"):
                 return e
         if entry and isinstance(entry[0], str) and ".learned" in entry[0]:
-            return "hybrid"
+            return "end-to-end" if ".e2e" in entry[0] else "hybrid"
     return "classical"
 
 
