@@ -265,7 +265,9 @@ def _figure(psf: np.ndarray, path: Path, title: str) -> None:
     im = ax[2].imshow(np.log10(np.maximum(H, 1e-8)), cmap="viridis", extent=(-.5, .5, .5, -.5))
     ax[2].set_title("log10 |OTF| (centred, cycles/px)")
     fig.colorbar(im, ax=ax[2], fraction=0.046)
-    fig.suptitle(title, fontsize=9)
+    import textwrap
+
+    fig.suptitle("\n".join(textwrap.wrap(title, 130)[:3]), fontsize=9)   # never wider than the figure
     fig.tight_layout()
     with atomic_write(path, "wb") as fh:
         fig.savefig(fh, format="png", dpi=100)
