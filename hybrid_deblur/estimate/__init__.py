@@ -27,9 +27,9 @@ from .parametric import (
 __all__ = [
                          "ESTIMATORS",
                          "METHODS",
-                         "NoBlurWarning",
                          "PRIORS",
                          "EstimateReport",
+                         "NoBlurWarning",
                          "estimate_defocus",
                          "estimate_gaussian",
                          "estimate_kernel",

@@ -203,8 +203,10 @@ def estimate_kernel(y, *, size=None, method: str = "auto", prior: str = "l0", mo
         (:func:`hybrid_deblur.estimate.select.select_kernel`);
         ``"map"``: coarse-to-fine MAP with an L0 gradient prior (Pan et al.);
         ``"parametric"``: motion / defocus / Gaussian / motion+defocus fit of the
-        spectrum (see ``model``); ``"learned"``: the learned estimator
-        (:data:`ESTIMATORS`); ``"blind_rl"``: alternating Richardson-Lucy.
+        spectrum (``model="auto"``: all four, refined and selected by the evidence;
+        otherwise the one model); ``"learned"``: the learned estimator
+        (:data:`ESTIMATORS`, selected against its flip and the identity);
+        ``"blind_rl"``: alternating Richardson-Lucy.
     prior : {"l0", "dark_channel"}
         Latent-image prior of ``"map"`` (``"dark_channel"`` adds Pan et al. 2016's
         L0 dark-channel term, weight ``lam_dark``; slower).
@@ -283,14 +285,19 @@ def estimate_kernel(y, *, size=None, method: str = "auto", prior: str = "l0", mo
     params: dict = {}
     cands: list = []
     decision, m, amb = "estimated", None, None
-    if method == "auto":
+    families = {"auto": ("identity", "parametric", "map", "learned"),
+                "parametric": ("identity", "parametric"), "learned": ("identity", "learned")}
+    selected = method == "auto" or method == "learned" or (method == "parametric" and model == "auto")
+    if selected:
         from .select import select_kernel
 
         ksize, auto = _resolve_size(size, g.shape)
         cap = None if auto else max(ksize)
         ksize = None if auto else ksize
         k, info = select_kernel(g, size=cap, sigma=sigma, margin=margin, progress=progress,
-                                callback=callback)
+                                callback=callback, families=families[method])
+        if method == "learned" and not any(c["family"] == "learned" for c in info["candidates"]):
+            raise RuntimeError("the learned estimator is unavailable: " + "; ".join(info["notes"]))
         if not guard and info["decision"] == "identity":
             best = max((c for c in info["candidates"] if c["family"] != "identity"),
                        key=lambda c: c["evidence"], default=None)
@@ -299,6 +306,8 @@ def estimate_kernel(y, *, size=None, method: str = "auto", prior: str = "l0", mo
         decision, conf, m, amb = info["decision"], info["confidence"], info["margin"], info["ambiguity"]
         cands = info["candidates"]
         params = {"chosen": info["chosen"], "sigma": info["sigma"], "cap": info["cap"], "notes": info["notes"]}
+        if ksize is not None and decision != "identity":
+            k = _fit_to(np.asarray(k, np.float64), ksize)
         ksize = ksize or tuple(int(v) for v in k.shape)
         prior_used = None
     else:
@@ -321,10 +330,6 @@ def estimate_kernel(y, *, size=None, method: str = "auto", prior: str = "l0", mo
             scales = [{"scale": 1.0, "size": int(ksize[0]), "image_shape": g.shape,
                        "iterations": int(iterations), "energies": info["energies"]}]
             params = {"iterations": int(iterations)}
-        elif method == "learned":
-            k, info = resolve_estimator("learned")(g)
-            k = _fit_to(np.asarray(k, np.float64), ksize) if max(k.shape) > max(ksize) else np.asarray(k)
-            params = {"support": info.get("support")}
         else:
             k, params, _ = _parametric_psf(g, model, ksize)
         k = np.maximum(k, 0)
@@ -344,7 +349,7 @@ def estimate_kernel(y, *, size=None, method: str = "auto", prior: str = "l0", mo
             1.0 - confidence_from_margin(m, 0.05)
     warn = None
     if decision == "identity":
-        k = np.ones((1, 1)) if (method == "auto" and auto) else _fit_to(np.ones((1, 1)), ksize)
+        k = np.ones((1, 1)) if (selected and auto) else _fit_to(np.ones((1, 1)), ksize)
         warn = ("no-harm guard: no kernel estimate was convincingly better than no blur "
                 f"(evidence margin {m:+.4f} <= {margin}); returning the identity kernel")
         warnings.warn(warn, NoBlurWarning, stacklevel=2)

@@ -126,25 +126,45 @@ def _parametric_candidates(g, ev: SpectralEvidence, cap: int) -> list[dict]:
         out.append({"name": "gaussian", "family": "parametric", "kernel": best[1],
                     "params": {"sigma": float(best[2][0])}})
 
-    def md(L, r):  # motion + defocus at the motion angle
-        if L < 1 and r < 0.5:
-            raise ValueError("identity")
-        if L < 1:
-            return disk(r)
-        if r < 0.5:
-            return linear_motion(L, a0)
-        return combine(linear_motion(L, a0), disk(r))
-
     Lg = [L for L in (0.0, 3, 5, 8, 11, 15, 20, 26, 33, 42, 52, 64, 78, 95) if L <= lmax]
     Rg = [r for r in (0.0, 1.0, 2.0, 3.0, 4.5, 6.0, 8.0, 11.0, 15.0) if r <= rmax]
-    best = search(md, [(L, r) for L in Lg for r in Rg])
+    cache: dict = {}
+
+    def k2(kind, v):  # |K|^2 of one factor on the fast grid (motion ⊛ defocus multiplies them)
+        if (kind, v) not in cache:
+            if v == 0:
+                cache[kind, v] = (1.0, 1)
+            else:
+                k = linear_motion(v, a0) if kind == "L" else disk(v)
+                cache[kind, v] = (ev.otf2(k, fast=True), k.shape[0])
+        return cache[kind, v]
+
+    best = None
+    for L in Lg:
+        for r in Rg:
+            (KL, nL), (KR, nR) = k2("L", L), k2("R", r)
+            if (L == 0 and r == 0) or nL + nR - 1 > cap:
+                continue
+            sc = ev.score_otf2(KL * KR, fast=True)
+            if best is None or sc > best[0]:
+                best = (sc, (L, r))
     if best is not None:
-        L1, r1 = best[2]
+        def md(L, r):  # motion + defocus at the motion angle
+            if L < 1 and r < 0.5:
+                raise ValueError("identity")
+            if L < 1:
+                return disk(r)
+            if r < 0.5:
+                return linear_motion(L, a0)
+            return combine(linear_motion(L, a0), disk(r))
+
+        L1, r1 = best[1]
         Lf = np.unique(np.clip(L1 + np.array([-3, -1.5, 0, 1.5, 3]), 0, lmax))
         Rf = np.unique(np.clip(r1 + np.array([-1, -0.5, 0, 0.5, 1]), 0, rmax))
-        best = search(md, [(L, r) for L in Lf for r in Rf]) or best
-        out.append({"name": "motion+defocus", "family": "parametric", "kernel": best[1],
-                    "params": {"length": float(best[2][0]), "radius": float(best[2][1]), "angle": a0}})
+        best = search(md, [(L, r) for L in Lf for r in Rf])
+        if best is not None:
+            out.append({"name": "motion+defocus", "family": "parametric", "kernel": best[1],
+                        "params": {"length": float(best[2][0]), "radius": float(best[2][1]), "angle": a0}})
     return out
 
 
