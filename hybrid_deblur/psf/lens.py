@@ -24,7 +24,15 @@ __all__ = ["Defocus", "thin_lens_defocus"]
 
 @dataclass
 class Defocus:
-    """Result of :func:`thin_lens_defocus` (lengths in metres, radii also in pixels)."""
+    """Result of :func:`thin_lens_defocus` (lengths in metres, radii also in pixels).
+
+    Examples
+    --------
+    >>> from hybrid_deblur.psf.lens import thin_lens_defocus
+    >>> d = thin_lens_defocus("50mm", 2.8, "2m", "1.5m", "4.5um")
+    >>> type(d).__name__, d.psf.shape == d.geometric_psf().shape
+    ('Defocus', True)
+    """
 
     coc_diameter: float
     coc_radius_px: float

@@ -94,6 +94,15 @@ def estimate_background(image_or_stack: Any) -> tuple[float, float]:
 
     Median and MAD (× 1.4826) of the border voxels: robust to a PSF that reaches
     into the border a little.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.psf.measured import estimate_background
+    >>> raw = np.random.default_rng(0).normal(100.0, 2.0, (64, 64))
+    >>> bg, sigma = estimate_background(raw)
+    >>> round(bg), round(sigma)
+    (100, 2)
     """
     a = _load(image_or_stack)
     shell = _border_shell(a)
@@ -184,6 +193,16 @@ def ingest(image_or_stack: Any, *, background: Any = "auto", energy: float = 0.9
     (cubic spline) that moves the centre to ``n // 2``, clip at 0 (the noise floor
     is clipped where it is negative, so a border of pure noise has median 0),
     per-axis energy crop, normalise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.psf import gaussian
+    >>> from hybrid_deblur.psf.measured import ingest
+    >>> raw = 50.0 + 1e4 * np.roll(gaussian(1.5, size=31), (2, -3), (0, 1))
+    >>> k = ingest(raw)
+    >>> k.shape[0] % 2, round(float(k.sum()), 6), np.unravel_index(k.argmax(), k.shape) == (k.shape[0] // 2, k.shape[1] // 2)
+    (1, 1.0, True)
     """
     a = _load(image_or_stack)
     bg_auto, sigma = estimate_background(a)

@@ -26,7 +26,16 @@ __all__ = ["PSFFit", "fit"]
 
 @dataclass
 class PSFFit:
-    """Result of :func:`fit`: model parameters (pixels), FWHM, residual, fitted model."""
+    """Result of :func:`fit`: model parameters (pixels), FWHM, residual, fitted model.
+
+    Examples
+    --------
+    >>> from hybrid_deblur.psf import gaussian
+    >>> from hybrid_deblur.psf.model_fit import fit
+    >>> r = fit(gaussian(1.5, size=21), "gaussian")
+    >>> type(r).__name__, r.model, bool(abs(r.fwhm - 2.3548 * 1.5) < 0.2)
+    ('PSFFit', 'gaussian', True)
+    """
 
     model: str
     params: dict

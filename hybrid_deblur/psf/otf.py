@@ -42,6 +42,17 @@ def validate_psf(psf: Any, *, name: str = "psf", ndim: int | None = None,
         ``ndim`` axes, or is larger than ``image_shape`` on a spatial axis.
     TypeError
         When it is not a real numeric array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.psf import validate_psf
+    >>> validate_psf(np.ones((3, 3)), normalize=True).sum()
+    np.float64(1.0)
+    >>> validate_psf(-np.ones((3, 3)))
+    Traceback (most recent call last):
+    ...
+    ValueError: psf has negative values (min -1); a PSF must be non-negative. Clip it (np.clip(psf, 0, None)) or use psf.normalize(psf, clip=True).
     """
     psf = B.as_float(psf, name=name)
     nd = 2 if ndim is None else int(ndim)
@@ -113,6 +124,16 @@ def psf2otf(psf: Any, shape: Sequence[int], *, ndim: int | None = None, onesided
     ``irfftn(rfftn(x) * otf)`` computes
     :math:`y_i = \\sum_j k_j\\, x_{(i - j + c) \\bmod n}`, i.e. true convolution
     centred on pixel ``c`` of the kernel.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.psf import gaussian, psf2otf
+    >>> H = psf2otf(gaussian(1.0), (32, 32))
+    >>> H.shape, bool(np.isclose(H[0, 0], 1.0))          # the DC gain is the PSF sum
+    ((32, 17), True)
+    >>> psf2otf(gaussian(1.0), (32, 32), onesided=False).shape
+    (32, 32)
     """
     psf = _real_array(psf)
     try:
@@ -168,7 +189,16 @@ def _real_array(psf: Any):
 
 
 def otf2psf(otf: Any, psf_shape: Sequence[int], *, shape: Sequence[int]):
-    """Inverse of :func:`psf2otf`: the ``psf_shape`` PSF whose OTF on ``shape`` is ``otf``."""
+    """Inverse of :func:`psf2otf`: the ``psf_shape`` PSF whose OTF on ``shape`` is ``otf``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.psf import disk, otf2psf, psf2otf
+    >>> k = disk(2.0)
+    >>> bool(np.allclose(otf2psf(psf2otf(k, (16, 16)), k.shape, shape=(16, 16)), k))
+    True
+    """
     shape = tuple(int(v) for v in shape)
     nd = len(shape)
     ks = tuple(int(v) for v in psf_shape)

@@ -82,6 +82,14 @@ def pupil_function(rho: np.ndarray, theta: np.ndarray, *, zernike: Mapping | Non
 
     ``rho`` is the normalised pupil radius (1 at the rim). ``aperture="annular"``
     blocks ``rho < obscuration`` (a central obstruction, as in reflecting telescopes).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.psf.pupil import pupil_function
+    >>> P = pupil_function(np.array([0.0, 0.5, 1.5]), np.zeros(3))
+    >>> np.abs(P).tolist()                  # clear inside the rim, dark outside
+    [1.0, 1.0, 0.0]
     """
     if aperture not in ("circular", "annular"):
         raise ValueError(f"aperture must be 'circular' or 'annular', got {aperture!r}")

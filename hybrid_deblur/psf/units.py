@@ -24,11 +24,33 @@ __all__ = ["GridWarning", "UndersampledWarning", "diffraction_cutoff", "length",
 
 
 class UndersampledWarning(UserWarning):
-    """The sensor pitch is coarser than the optics' Nyquist pitch λN/2 (aliasing)."""
+    """The sensor pitch is coarser than the optics' Nyquist pitch λN/2 (aliasing).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from hybrid_deblur.psf.optics import UndersampledWarning, pupil_psf
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     _ = pupil_psf("550nm", f_number=2.8, pixel_pitch="4.5um", size=9)
+    >>> [type(x.message).__name__ for x in w]
+    ['UndersampledWarning']
+    """
 
 
 class GridWarning(UserWarning):
-    """The requested PSF window holds too little of the PSF's energy."""
+    """The requested PSF window holds too little of the PSF's energy.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from hybrid_deblur.psf.optics import GridWarning, pupil_psf
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     _ = pupil_psf("550nm", f_number=8, pixel_pitch="1um", zernike={4: 2.0}, size=5)
+    >>> any(isinstance(x.message, GridWarning) for x in w)
+    True
+    """
 
 
 # ----------------------------------------------------------------------------- units
@@ -96,14 +118,28 @@ def _f_number(f_number, na) -> tuple[float, float]:
 
 
 def nyquist_pitch(wavelength, *, f_number=None, na=None) -> float:
-    """Coarsest pixel pitch that samples the diffraction-limited PSF without aliasing: λN/2."""
+    """Coarsest pixel pitch that samples the diffraction-limited PSF without aliasing: λN/2.
+
+    Examples
+    --------
+    >>> from hybrid_deblur.psf.units import nyquist_pitch
+    >>> round(nyquist_pitch("500nm", f_number=4) * 1e6, 9)     # micrometres
+    1.0
+    """
     lam = length(wavelength, name="wavelength")
     N, _ = _f_number(f_number, na)
     return lam * N / 2.0
 
 
 def diffraction_cutoff(wavelength, *, f_number=None, na=None, pixel_pitch=None) -> float:
-    """Incoherent cutoff frequency 1/(λN) = 2NA/λ, in cycles per metre (or per pixel)."""
+    """Incoherent cutoff frequency 1/(λN) = 2NA/λ, in cycles per metre (or per pixel).
+
+    Examples
+    --------
+    >>> from hybrid_deblur.psf.units import diffraction_cutoff
+    >>> round(diffraction_cutoff("500nm", f_number=4, pixel_pitch="1um"), 9)  # cycles per pixel
+    0.5
+    """
     lam = length(wavelength, name="wavelength")
     N, _ = _f_number(f_number, na)
     fc = 1.0 / (lam * N)
