@@ -174,6 +174,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--margin", type=float, default=25.0, help="seconds kept for the final export")
     ap.add_argument("--workers", type=int, default=0, help="processes for the kernel pool (0: auto)")
     ap.add_argument("--parallel", action="store_true", help="one process per model also on the CPU")
+    ap.add_argument("--pool", type=int, default=1024, help="kernels drawn for the pool (parallel runs)")
     ap.add_argument("--deadline", type=float, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--cache", default=None, help=argparse.SUPPRESS)
     return ap
@@ -222,7 +223,7 @@ def main(argv=None) -> int:
         cache = Path(a.ckpt or Path(tempfile.gettempdir()) / "e2e_zoo_ckpt") / "pairs_cache.npz"
         cache.parent.mkdir(parents=True, exist_ok=True)
         t = time.time()
-        build_cache(a.data, cache, workers=workers)
+        build_cache(a.data, cache, workers=workers, pool=a.pool)
         print(f"images + kernel pool ready in {time.time() - t:.1f} s", flush=True)
         procs = []
         for m in models:
