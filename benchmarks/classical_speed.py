@@ -44,7 +44,7 @@ from hybrid_deblur import backend as B
 from hybrid_deblur.io import atomic_save_json, imread, sample_image
 from hybrid_deblur.physics import degrade
 from hybrid_deblur.solvers import RichardsonLucy, richardson_lucy, wiener
-from hybrid_deblur.solvers._common import clear_otf_cache
+from hybrid_deblur.physics.blur import clear_operator_cache as clear_otf_cache
 
 
 def _median_time(fn, repeat: int, warmup: int = 1, setup=None) -> float:

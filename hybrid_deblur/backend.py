@@ -21,32 +21,37 @@ dtype('float32')
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import scipy.fft as _sfft
 from array_api_compat import array_namespace
 
 __all__ = [
-    "namespace",
-    "is_numpy",
-    "is_torch",
-    "is_cupy",
-    "to_numpy",
     "as_float",
     "asarray_like",
-    "float_dtype",
-    "complex_dtype_of",
-    "rfftn",
-    "irfftn",
-    "fftn",
-    "ifftn",
-    "next_fast_shape",
-    "device_key",
-    "zeros_like_shape",
     "check_finite",
-    "gpu_available",
+    "complex_dtype_of",
+    "device_key",
+    "dtype_eps",
     "fft_workers",
+    "fftn",
+    "float_dtype",
+    "gpu_available",
+    "ifftn",
+    "inplace_add",
+    "inplace_mul",
+    "irfftn",
+    "is_cupy",
+    "is_numpy",
+    "is_torch",
+    "maximum",
+    "namespace",
+    "next_fast_shape",
+    "rfftn",
+    "to_numpy",
+    "zeros_like_shape",
 ]
 
 
@@ -89,7 +94,7 @@ def namespace(*arrays: Any):
 def gpu_available() -> bool:
     """True when CuPy is importable *and* a CUDA device is present."""
     try:
-        import cupy  # noqa: F401
+        import cupy
 
         return bool(cupy.cuda.is_available())
     except Exception:  # pragma: no cover - depends on the machine
@@ -296,3 +301,36 @@ def ifftn(X: Any, s: Sequence[int] | None = None, axes: Sequence[int] | None = N
 
         return cupy.fft.ifftn(X, s=s, axes=axes)
     return _sfft.ifftn(X, s=s, axes=axes, workers=fft_workers())
+
+
+# ----------------------------------------------------------------------------- element-wise
+def maximum(a: Any, v: float):
+    """Element-wise ``max(a, v)`` for a Python scalar ``v`` on every backend."""
+    if is_torch(a):
+        return a.clamp(min=v)
+    return namespace(a).maximum(a, v)
+
+
+def inplace_mul(a: Any, b: Any):
+    """``a *= b`` in place for a writeable NumPy array, ``a * b`` otherwise; returns it."""
+    if isinstance(a, np.ndarray) and a.flags.writeable:
+        np.multiply(a, b, out=a)
+        return a
+    return a * b
+
+
+def inplace_add(a: Any, b: Any):
+    """``a += b`` in place for a writeable NumPy array, ``a + b`` otherwise; returns it."""
+    if isinstance(a, np.ndarray) and a.flags.writeable:
+        np.add(a, b, out=a)
+        return a
+    return a + b
+
+
+def dtype_eps(dtype) -> float:
+    """A division guard relative to the dtype's resolution (1e-12 float64, ~6e-6 float32)."""
+    if type(dtype).__module__.startswith("torch"):
+        import torch
+
+        return float(torch.finfo(dtype).eps) ** 0.75
+    return float(np.finfo(np.dtype(dtype)).eps) ** 0.75

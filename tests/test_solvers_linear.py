@@ -195,7 +195,7 @@ def test_regularizer_power_closed_forms_match_psf2otf(grid):
 
 
 def test_smooth_periodic_pad_is_continuous_and_keeps_the_image():
-    from hybrid_deblur.solvers._common import smooth_periodic_pad
+    from hybrid_deblur.physics.geometry import smooth_periodic_pad
 
     y = _smooth_image((40, 50))
     widths = [(7, 9), (5, 6)]

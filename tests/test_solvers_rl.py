@@ -258,7 +258,7 @@ def test_poisson_deviance_stop():
     Ax = Blur(k, "valid")(np.pad(out, 3, mode="edge"))
     ref = x[3:-3, 3:-3]
     # stopped near the data's noise level: better than the input, better than running on
-    psnr = lambda a: 10 * np.log10(1 / np.mean((a - ref) ** 2))  # noqa: E731
+    psnr = lambda a: 10 * np.log10(1 / np.mean((a - ref) ** 2))
     assert psnr(out) > psnr(y) and psnr(out) > psnr(richardson_lucy(y, k, 200)) - 0.5
     assert np.isfinite(Ax).all()
     with pytest.raises(ValueError, match="noise='laplace' is not supported"):

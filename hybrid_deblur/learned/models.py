@@ -41,7 +41,7 @@ from torch.nn import functional as F
 
 from ..physics.blur import Blur
 from ..physics.boundary import pad
-from ..solvers._common import check_choice
+from ..solvers.validate import check_choice
 from .dc import LEARNED_BOUNDARIES, DataTerm, rl_step
 from .denoiser import DRUNet
 from .layers import MLP, ResUNet, conv3

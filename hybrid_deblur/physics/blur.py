@@ -21,6 +21,8 @@ True
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,7 +33,7 @@ from ..psf.otf import psf2otf, validate_psf
 from . import datastep as _ds
 from .boundary import check_boundary, pad, pad_adjoint
 
-__all__ = ["Blur", "convolve"]
+__all__ = ["Blur", "cached_blur", "clear_operator_cache", "convolve"]
 
 
 class Blur:
@@ -369,3 +371,33 @@ class Blur:
 def convolve(x: Any, psf: Any, boundary: str = "reflect", *, ndim: int = 2):
     """Convenience wrapper: ``Blur(psf, boundary, ndim=ndim).A(x)``."""
     return Blur(psf, boundary, ndim=ndim).A(x)
+
+
+_OPS: OrderedDict[tuple, Blur] = OrderedDict()
+_OPS_MAX = 4
+
+
+def cached_blur(psf: Any, ndim: int = 2) -> Blur:
+    """A circular :class:`Blur` of a (validated, normalised) ``psf``, reused across calls.
+
+    Operators cache their OTF per grid, so repeated solves with one NumPy PSF (video
+    frames, tiles, benchmarks) skip the PSF transform; at most 4 PSFs are kept
+    (:func:`clear_operator_cache` empties the cache). Other libraries get a fresh operator.
+    """
+    if not isinstance(psf, np.ndarray) or psf.size > 1 << 16:
+        return Blur(psf, boundary="circular", ndim=ndim, normalize=False)
+    key = (psf.shape, psf.dtype.str, ndim, hashlib.sha1(np.ascontiguousarray(psf)).hexdigest())
+    op = _OPS.get(key)
+    if op is None:
+        op = Blur(psf.copy(), boundary="circular", ndim=ndim, normalize=False)
+        _OPS[key] = op
+        while len(_OPS) > _OPS_MAX:
+            _OPS.popitem(last=False)
+    else:
+        _OPS.move_to_end(key)
+    return op
+
+
+def clear_operator_cache() -> None:
+    """Forget the operators (and their OTFs) kept by :func:`cached_blur`."""
+    _OPS.clear()

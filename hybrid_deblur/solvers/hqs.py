@@ -47,10 +47,13 @@ from typing import Any
 import numpy as np
 
 from .. import backend as B
+from ..metrics import psnr
+from ..physics import geometry as G
 from ..physics.blur import Blur
 from ..physics.boundary import pad
 from ..physics.differences import divergence, gradient
-from . import _common as C
+from . import progress as P
+from . import validate as V
 from .auto import (
     auto_parameters,
     check_sigma,
@@ -113,7 +116,7 @@ def _default_betas(inner: int) -> list[float]:
 def _positive_list(name, seq):
     out = []
     for v in seq:
-        out.append(C.check_positive(name, v, allow_none=False))
+        out.append(V.check_positive(name, v, allow_none=False))
     if not out:
         raise ValueError(f"{name} must not be empty")
     return out
@@ -178,18 +181,18 @@ class HQS:
                  sigma_schedule: Sequence[float] | None = None, num_iter: int | None = None,
                  boundary: str = "auto", data_solver: str | None = None,
                  data_iters: int | None = None, ndim: int = 2, x0: Any = None):
-        C.check_choice("boundary", boundary, C.SOLVER_BOUNDARIES)
+        V.check_choice("boundary", boundary, V.SOLVER_BOUNDARIES)
         self.pnp = callable(prior)
         if not self.pnp:
-            C.check_choice("prior", prior, _PRIORS)
+            V.check_choice("prior", prior, _PRIORS)
         check_sigma(sigma)
-        y, psf, _ = C.prepare(y, psf, ndim=ndim)
+        y, psf, _ = V.prepare(y, psf, ndim=ndim)
         self.y, self.psf, self.ndim, self.boundary, self.prior = y, psf, ndim, boundary, prior
         model = "valid" if boundary == "auto" else boundary
         self.op = Blur(psf, model, ndim=ndim, normalize=False)
         if data_solver is None:
             data_solver = "mm" if model == "valid" else "cg"
-        C.check_choice("data_solver", data_solver, _DATA_SOLVERS)
+        V.check_choice("data_solver", data_solver, _DATA_SOLVERS)
         if data_solver == "mm" and model not in ("valid", "circular"):
             raise ValueError(f"data_solver='mm' needs boundary 'auto', 'valid' or 'circular'; "
                              f"got boundary={boundary!r}: use data_solver='cg'")
@@ -204,7 +207,7 @@ class HQS:
             raise ValueError(f"inner must be a positive integer, got {inner!r}")
         if self.pnp:
             self.alpha = None
-            dl = 0.23 if lam is None else C.check_positive("lam", lam, allow_none=False)
+            dl = 0.23 if lam is None else V.check_positive("lam", lam, allow_none=False)
             if mu_schedule is None or sigma_schedule is None:
                 from .auto import dpir_schedule
                 p = auto_parameters("hqs_pnp", y, sigma=sigma, ndim=ndim)
@@ -233,11 +236,11 @@ class HQS:
                 lam, self.sigma = p["lam"], p["sigma"]
             else:
                 self.sigma = None if sigma is None else check_sigma(sigma).tolist()
-            self.lam = C.check_positive("lam", lam, allow_none=False)
+            self.lam = V.check_positive("lam", lam, allow_none=False)
             sched = _default_betas(inner) if beta_schedule is None else beta_schedule
             self.beta_schedule = _positive_list("beta_schedule", sched)
             self.n_steps = len(self.beta_schedule)
-        n = C.spatial(y, ndim)
+        n = G.spatial(y, ndim)
         self._n = n
         self._scene = self.op.input_shape(n)
         self._grid = self.op.fft_shape(self._scene) if model == "valid" else tuple(n)
@@ -250,9 +253,9 @@ class HQS:
     # ------------------------------------------------------------------ frames
     def _out_region(self):
         if self.boundary == "auto":
-            return C.region(self._off, self._n)
+            return G.region(self._off, self._n)
         if self.boundary == "valid":
-            return C.region((0,) * self.ndim, self._scene)
+            return G.region((0,) * self.ndim, self._scene)
         return (Ellipsis,)
 
     def init(self):
@@ -324,22 +327,22 @@ class HQS:
         ``callback(iteration, x, residual, psnr)`` is called after every step with the
         estimate in the returned frame (``psnr`` None without ``reference``).
         """
-        t = C.Timer()
+        t = P.Timer()
         if self.x is None:
             self.init()
         total = self.n_steps if num_iter is None else num_iter
         if isinstance(total, bool) or not isinstance(total, (int, np.integer)) or total < 0:
             raise ValueError(f"num_iter must be a non-negative integer, got {num_iter!r}")
-        reference = C.check_reference(reference, tuple(self.y.shape[:-self.ndim])
+        reference = V.check_reference(reference, tuple(self.y.shape[:-self.ndim])
                                       + tuple(self.result().shape[-self.ndim:]))
-        bar = C.progress_bar(total, progress, "hqs")
+        bar = P.progress_bar(total, progress, "hqs")
         try:
             for _ in range(int(total)):
                 self.step()
                 bar.update(1)
                 if callback is not None:
                     xf = self.result()
-                    ps = C.psnr(xf, reference) if reference is not None else None
+                    ps = psnr(xf, reference) if reference is not None else None
                     callback(self.iteration, xf, self.residual(), ps)
         finally:
             bar.close()
@@ -417,11 +420,11 @@ def hqs(y: Any, psf: Any, *, prior: Any = "hyper_laplacian", alpha: float = 2 / 
             raise TypeError("give num_iter or the deprecated iterations, not both")
         num_iter = iterations
     if lam is None and not callable(prior) and x0 is None and is_identity_kernel(
-            C.prepare(y, psf, ndim=ndim)[1], ndim):
+            V.prepare(y, psf, ndim=ndim)[1], ndim):
         # a centred delta: nothing to deconvolve, and the default never denoises (no harm)
         HQS(y, psf, prior=prior, alpha=alpha, lam=1.0, sigma=sigma, boundary=boundary,
             ndim=ndim)                                   # validates every argument
-        yy, kk, _ = C.prepare(y, psf, ndim=ndim)
+        yy, kk, _ = V.prepare(y, psf, ndim=ndim)
         x = identity_result(yy, kk, boundary, ndim)
         info = {"iterations": 0, "lam": 0.0, "prior": prior, "identity_kernel": True,
                 "boundary": boundary}

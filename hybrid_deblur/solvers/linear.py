@@ -34,9 +34,11 @@ from typing import Any
 import numpy as np
 
 from .. import backend as B
+from ..physics import geometry as G
 from ..physics.blur import Blur
 from ..physics.datastep import frequency_power, lead_column
-from . import _common as C
+from . import progress as P
+from . import validate as V
 from .auto import auto_parameters, check_sigma, identity_result, is_identity_kernel
 
 __all__ = ["regularizer_power", "tikhonov", "wiener"]
@@ -56,18 +58,18 @@ def regularizer_power(reg: str, grid, like: Any, *, ndim: int | None = None):
     >>> regularizer_power("identity", (8, 8), np.zeros(1))
     1.0
     """
-    C.check_choice("reg", reg, _REGS)
+    V.check_choice("reg", reg, _REGS)
     return frequency_power(reg, grid, like)
 
 
 def _setup(y, psf, boundary, ndim):
-    C.check_choice("boundary", boundary, C.SOLVER_BOUNDARIES)
-    y, psf, op = C.prepare(y, psf, ndim=ndim)
-    n = C.spatial(y, ndim)
+    V.check_choice("boundary", boundary, V.SOLVER_BOUNDARIES)
+    y, psf, op = V.prepare(y, psf, ndim=ndim)
+    n = G.spatial(y, ndim)
     if boundary == "circular":
-        return y, psf, op, C.circular_geometry(n), y
-    geom = C.padded_geometry(n, op.ksize, boundary)
-    return y, psf, op, geom, C.pad_observation(y, geom, op, mode="reflect")
+        return y, psf, op, G.circular_geometry(n), y
+    geom = G.padded_geometry(n, op.ksize, boundary)
+    return y, psf, op, geom, G.pad_observation(y, geom, op, mode="reflect")
 
 
 def _rms(v) -> float:
@@ -152,8 +154,8 @@ def wiener(y: Any, psf: Any, *, nsr: Any = None, reg: str = "identity", noise_po
     >>> wiener(y, np.ones((3, 3)) / 9, nsr=0.01, boundary="circular").dtype
     dtype('float64')
     """
-    t = C.Timer()
-    C.check_choice("reg", reg, _REGS)
+    t = P.Timer()
+    V.check_choice("reg", reg, _REGS)
     check_sigma(sigma)
     if (noise_power is None) != (signal_power is None):
         raise ValueError("noise_power and signal_power must be given together (MATLAB deconvwnr "
@@ -162,12 +164,12 @@ def wiener(y: Any, psf: Any, *, nsr: Any = None, reg: str = "identity", noise_po
     if nsr is not None and noise_power is not None:
         raise ValueError("give either nsr or noise_power/signal_power, not both")
     if nsr is not None and np.ndim(nsr) == 0 and not B.is_torch(nsr):
-        C.check_positive("nsr", nsr, allow_zero=True)
+        V.check_positive("nsr", nsr, allow_zero=True)
     if noise_power is not None:
-        C.check_positive("noise_power", noise_power, allow_zero=True) if np.ndim(
+        V.check_positive("noise_power", noise_power, allow_zero=True) if np.ndim(
             noise_power) == 0 else None
         if np.ndim(signal_power) == 0:
-            C.check_positive("signal_power", signal_power)
+            V.check_positive("signal_power", signal_power)
     y, psf, op, geom, ye = _setup(y, psf, boundary, ndim)
     info: dict = {"boundary": boundary, "grid": list(geom.grid), "reg": reg}
     auto = nsr is None and noise_power is None
@@ -199,7 +201,7 @@ def wiener(y: Any, psf: Any, *, nsr: Any = None, reg: str = "identity", noise_po
         sig = np.maximum(sig, 1e-4)
         H2 = op.otf(geom.grid, like=ye)
         H2 = H2.real * H2.real + H2.imag * H2.imag
-        w, eps, amp = _model_nsr(B.rfftn(ye, axes=C.axes(ndim)), H2, geom.grid, sig, ndim)
+        w, eps, amp = _model_nsr(B.rfftn(ye, axes=G.axes(ndim)), H2, geom.grid, sig, ndim)
         info.update(nsr="model", sigma=sig.tolist() if sig.ndim else float(sig),
                     sigma_source=p["sigma_source"],
                     signal_amplitude=amp.tolist() if np.ndim(amp) else float(amp))
@@ -255,7 +257,7 @@ def _choose_lam(method, y, psf, op_model, reg, boundary, sig, ndim, lead):
     """Automatic lambda: ``"auto"`` (c sigma^2), ``"gcv"`` / ``"discrepancy"`` on observed pixels."""
     if method == "auto":
         return auto_parameters("tikhonov", y, sigma=sig, ndim=ndim)["lam"]
-    n = C.spatial(y, ndim)
+    n = G.spatial(y, ndim)
     M = float(np.prod(n))
     circ = boundary == "circular"
     grid = tuple(n) if circ else (op_model.fft_shape(op_model.input_shape(n))
@@ -267,7 +269,7 @@ def _choose_lam(method, y, psf, op_model, reg, boundary, sig, ndim, lead):
     wts = _rfft_weights(grid, H2)
     N = float(np.prod(grid))
     if circ:
-        Y = B.rfftn(y, axes=C.axes(ndim))
+        Y = B.rfftn(y, axes=G.axes(ndim))
         Y2 = Y.real * Y.real + Y.imag * Y.imag
 
     def residual2(lam):
@@ -345,18 +347,18 @@ def tikhonov(y: Any, psf: Any, *, lam: Any = None, reg: str = "laplacian", bound
     >>> info["lam"]
     0.01
     """
-    t = C.Timer()
-    C.check_choice("reg", reg, _REGS)
-    C.check_choice("method", method, ("auto", "gcv", "discrepancy"))
+    t = P.Timer()
+    V.check_choice("reg", reg, _REGS)
+    V.check_choice("method", method, ("auto", "gcv", "discrepancy"))
     check_sigma(sigma)
     if lam is not None:
         if np.ndim(lam) == 0:
-            C.check_positive("lam", lam, allow_zero=True)
+            V.check_positive("lam", lam, allow_zero=True)
         elif not np.all(np.isfinite(np.asarray(lam, dtype=np.float64))) or np.any(
                 np.asarray(lam, dtype=np.float64) < 0):
             raise ValueError(f"lam must be finite and >= 0, got {lam!r}")
-    C.check_choice("boundary", boundary, C.SOLVER_BOUNDARIES)
-    y, psf, op = C.prepare(y, psf, ndim=ndim)
+    V.check_choice("boundary", boundary, V.SOLVER_BOUNDARIES)
+    y, psf, op = V.prepare(y, psf, ndim=ndim)
     info: dict = {"boundary": boundary, "reg": reg}
     lead = tuple(int(v) for v in y.shape[:-ndim])
     if lam is None and is_identity_kernel(psf, ndim):
@@ -381,6 +383,6 @@ def tikhonov(y: Any, psf: Any, *, lam: Any = None, reg: str = "laplacian", bound
         info.update(cg_iterations=sinfo["iterations"], cg_residual=sinfo["residual"])
         if boundary == "auto":
             off = tuple(k - 1 - k // 2 for k in op_model.ksize)
-            x = x[C.region(off, C.spatial(y, ndim))]
+            x = x[G.region(off, G.spatial(y, ndim))]
     info["time"] = t()
     return (x, info) if return_info else x

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import _common as C
+from . import validate as V
 from .auto import auto_parameters, check_sigma, identity_result, is_identity_kernel
 from .rl_core import RichardsonLucy
 
@@ -161,7 +161,7 @@ def richardson_lucy_tv(y: Any, psf: Any, num_iter: int | None = None, *, tv: Any
     check_sigma(sigma)
     if tv is None:
         p = auto_parameters("richardson_lucy_tv", y, sigma=sigma, ndim=ndim)
-        yy, kk, _ = C.prepare(y, psf, ndim=ndim)
+        yy, kk, _ = V.prepare(y, psf, ndim=ndim)
         if num_iter is None and kw.get("x0") is None and is_identity_kernel(kk, ndim):
             RichardsonLucy(y, psf, ndim=ndim, **{k: v for k, v in kw.items() if k in (
                 "damping", "weights", "readout", "accelerate", "boundary")})  # validation

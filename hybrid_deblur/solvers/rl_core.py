@@ -23,13 +23,16 @@ from typing import Any
 import numpy as np
 
 from .. import backend as B
+from ..metrics import psnr
+from ..physics import geometry as G
 from ..physics.blur import Blur
 from ..physics.boundary import pad
-from ..physics.geometry import slab_regions as _slab_regions
-from . import _common as C
+from ..physics.differences import divergence, gradient
+from ..physics.geometry import slab_regions
+from . import progress as P
+from . import validate as V
 from .auto import check_sigma
-from .rl_stop import channel_dot as _dot
-from .rl_stop import relative_change, stop_target
+from .rl_stop import channel_dot, relative_change, stop_target
 
 __all__ = ["RichardsonLucy"]
 
@@ -87,42 +90,31 @@ class RichardsonLucy:
     def __init__(self, y: Any, psf: Any, *, damping: Any = None, weights: Any = None,
                  readout: float = 0.0, tv: Any = None, accelerate: bool = True,
                  boundary: str = "auto", ndim: int = 2, x0: Any = None, sigma: Any = None):
-        C.check_choice("boundary", boundary, C.SOLVER_BOUNDARIES)
-        y, psf, op = C.prepare(y, psf, ndim=ndim)
+        V.check_choice("boundary", boundary, V.SOLVER_BOUNDARIES)
+        y, psf, op = V.prepare(y, psf, ndim=ndim)
         self.y, self.psf, self.op, self.ndim, self.boundary = y, psf, op, ndim, boundary
-        self.damping = C.check_positive("damping", damping)
-        self.readout = C.check_positive("readout", readout, allow_zero=True) or 0.0
-        self.tv = C.check_positive("tv", tv, allow_zero=True)
+        self.damping = V.check_positive("damping", damping)
+        self.readout = V.check_positive("readout", readout, allow_zero=True) or 0.0
+        self.tv = V.check_positive("tv", tv, allow_zero=True)
         if not isinstance(accelerate, (bool, np.bool_)):
             raise TypeError(f"accelerate must be True or False, got {accelerate!r}")
         self.accelerate = bool(accelerate)
         self.sigma = check_sigma(sigma)
         self.peak = None
-        if weights is not None:
-            weights = B.as_float(weights, name="weights")
-            weights = B.asarray_like(weights, y) if type(weights) is not type(y) else weights
-            try:
-                np.broadcast_shapes(tuple(weights.shape), tuple(y.shape))
-            except ValueError:
-                raise ValueError(
-                    f"weights of shape {tuple(weights.shape)} must broadcast to y of shape "
-                    f"{tuple(y.shape)}") from None
-            B.check_finite(weights, "weights")
-            if float(weights.min()) < 0:
-                raise ValueError(f"weights must be >= 0, got min {float(weights.min())}")
+        weights = V.check_weights(weights, y)
         self.weights = weights
         self.x0 = x0
         self.xp = B.namespace(y)
-        self.eps = C.scalar_eps(y.dtype)
-        n = C.spatial(y, ndim)
+        self.eps = B.dtype_eps(y.dtype)
+        n = G.spatial(y, ndim)
         if boundary in ("auto", "valid"):
-            self.geom = C.masked_geometry(n, op.ksize, boundary)
+            self.geom = G.masked_geometry(n, op.ksize, boundary)
             self.mode = "masked"
         elif boundary == "circular":
-            self.geom = C.circular_geometry(n)
+            self.geom = G.circular_geometry(n)
             self.mode = "circular"
         else:
-            self.geom = C.circular_geometry(n)
+            self.geom = G.circular_geometry(n)
             self.geom.boundary = boundary
             self.mode = "operator"
             self.op = Blur(psf, boundary=boundary, ndim=ndim, normalize=False)
@@ -135,19 +127,19 @@ class RichardsonLucy:
     def _fwd(self, x):
         if self.mode == "operator":
             return self.op.A(x)
-        ax = C.axes(self.ndim)
-        X = C.imul(B.rfftn(x, axes=ax), self._H)
+        ax = G.axes(self.ndim)
+        X = B.inplace_mul(B.rfftn(x, axes=ax), self._H)
         return B.irfftn(X, s=self.geom.grid, axes=ax)
 
     def _adj(self, r):
         if self.mode == "operator":
             return self.op.AT(r)
-        ax = C.axes(self.ndim)
+        ax = G.axes(self.ndim)
         return self._adj_spectrum(B.rfftn(r, axes=ax))
 
     def _adj_spectrum(self, R):
         """``irfft(R * conj(H))``; NumPy: conj-multiply in place (no copy of conj(H) is kept)."""
-        ax = C.axes(self.ndim)
+        ax = G.axes(self.ndim)
         if isinstance(R, np.ndarray) and R.shape == np.broadcast_shapes(R.shape, self._H.shape):
             np.negative(R.imag, out=R.imag)
             R *= self._H
@@ -161,7 +153,7 @@ class RichardsonLucy:
         """Prepare the FFT grid, normalisation and initial estimate; returns ``self``."""
         y, g, nd = self.y, self.geom, self.ndim
         xp = self.xp
-        self._yreg = C.region(g.y_offset, C.spatial(y, nd))
+        self._yreg = G.region(g.y_offset, G.spatial(y, nd))
         r2 = self.readout ** 2
         yeff = y + r2 if r2 else y
         self._yeff = yeff
@@ -180,7 +172,7 @@ class RichardsonLucy:
         self._norm = None
         if need_norm:
             if self.mode == "masked":
-                w = C.embed(self.weights + 0 * y if self.weights is not None else
+                w = G.embed(self.weights + 0 * y if self.weights is not None else
                             xp.ones_like(y), g.grid, g.y_offset)
             else:
                 w = (self.weights + 0 * y) if self.weights is not None else xp.ones_like(y)
@@ -190,14 +182,14 @@ class RichardsonLucy:
                       if str(norm.dtype).endswith("float32") else 1e-10)
 
             def inverse(v):
-                return xp.where(v > thr, 1.0 / C.maximum(xp, v, thr), xp.zeros_like(v))
+                return xp.where(v > thr, 1.0 / B.maximum(v, thr), xp.zeros_like(v))
 
             if self.mode == "masked" and self.weights is None and self.tv is None:
                 # A^T(mask) is exactly 1 inside [k-1, n): keep 1/norm on the border slabs only
                 k = self.op.ksize
-                n = C.spatial(y, nd)
+                n = G.spatial(y, nd)
                 lo, hi = [kk - 1 for kk in k], list(n)
-                self._slabs = [(r, inverse(norm[r])) for r in _slab_regions(lo, hi, g.grid)]
+                self._slabs = [(r, inverse(norm[r])) for r in slab_regions(lo, hi, g.grid)]
                 del norm
             else:
                 self._norm = xp.where(norm > thr, norm, xp.zeros_like(norm))
@@ -225,14 +217,14 @@ class RichardsonLucy:
                 mean = (wb * y).sum(dim=dims, keepdim=True) / wb.sum(dim=dims, keepdim=True
                                                                      ).clamp(min=1e-30)
             else:
-                mean = (wb * y).sum(axis=dims, keepdims=True) / C.maximum(
-                    xp, wb.sum(axis=dims, keepdims=True), 1e-30)
+                mean = (wb * y).sum(axis=dims, keepdims=True) / B.maximum(
+                    wb.sum(axis=dims, keepdims=True), 1e-30)
             lead = tuple(int(v) for v in y.shape[:-nd])
             x = mean + B.zeros_like_shape(y, lead + tuple(g.grid))
             del wb
         if self.psf.ndim > nd and x.ndim < self.psf.ndim:
             x = x + B.zeros_like_shape(x, tuple(self.psf.shape[:-nd]) + tuple(x.shape[-nd:]))
-        x = C.maximum(xp, x, floor)
+        x = B.maximum(x, floor)
         if B.is_torch(x):
             x = x.contiguous()
         self.x = x
@@ -254,16 +246,16 @@ class RichardsonLucy:
         xp = self.xp
         r2 = self.readout ** 2
         if r2:
-            Ax = C.iadd(Ax, r2)
+            Ax = B.inplace_add(Ax, r2)
         masked = self.mode == "masked"
         core = Ax[self._yreg] if masked else Ax
         if self._track_residual:
             d = self._yeff - core
-            self._res2 = float(_dot(d, d, self.ndim).sum()) if d.ndim >= self.ndim else 0.0
+            self._res2 = float(channel_dot(d, d, self.ndim).sum()) if d.ndim >= self.ndim else 0.0
             if self._track_deviance:
-                m = C.maximum(xp, core, self.eps)
-                ye = C.maximum(xp, self._yeff, 0.0)
-                t = xp.where(ye > 0, ye * xp.log(C.maximum(xp, ye, self.eps) / m), 0 * ye)
+                m = B.maximum(core, self.eps)
+                ye = B.maximum(self._yeff, 0.0)
+                t = xp.where(ye > 0, ye * xp.log(B.maximum(ye, self.eps) / m), 0 * ye)
                 self._dev = 2.0 * float((t - d).sum())
             del d
         if self.damping is None and isinstance(Ax, np.ndarray):
@@ -271,7 +263,7 @@ class RichardsonLucy:
             np.divide(self._ynum, core, out=core)
             out = Ax
         else:
-            den = C.maximum(xp, core, self.eps)
+            den = B.maximum(core, self.eps)
             rat = self._yeff / den
             if self.damping is not None:
                 ye = self._yeff
@@ -291,9 +283,9 @@ class RichardsonLucy:
                 out = rat + B.zeros_like_shape(rat, tuple(Ax.shape))
             return out
         if masked:
-            for r in _slab_regions(list(self.geom.y_offset),
+            for r in slab_regions(list(self.geom.y_offset),
                                    [o + s for o, s in zip(self.geom.y_offset,
-                                                          C.spatial(self.y, self.ndim))],
+                                                          G.spatial(self.y, self.ndim))],
                                    self.geom.grid):
                 out[r] = 0
         return out
@@ -301,13 +293,13 @@ class RichardsonLucy:
     def _tv_denominator(self, p):
         xp = self.xp
         nd = self.ndim
-        gs = C.grad(p, nd)
+        gs = gradient(p, nd)
         mag = None
         for gi in gs:
             mag = gi * gi if mag is None else mag + gi * gi
         eps_tv = (_TV_EPS * max(float(abs(self.y).mean()), 1e-12)) ** 2
         mag = xp.sqrt(mag + eps_tv)
-        dv = C.div([gi / mag for gi in gs], nd)
+        dv = divergence([gi / mag for gi in gs], nd)
         norm = self._norm if self._norm is not None else 1.0
         den = norm - self.tv * dv
         if self._norm is None:
@@ -322,24 +314,24 @@ class RichardsonLucy:
         if self.mode == "operator":
             c = self._adj(self._ratio(self._fwd(p)))
         else:  # no name keeps the ratio alive: it is freed as soon as its rfft exists
-            c = self._adj_spectrum(B.rfftn(self._ratio(self._fwd(p)), axes=C.axes(self.ndim)))
+            c = self._adj_spectrum(B.rfftn(self._ratio(self._fwd(p)), axes=G.axes(self.ndim)))
         if self.tv is not None and self.tv > 0:
             den = self._tv_denominator(p)
             ok = den > 0
             c = xp.where(ok, c / xp.where(ok, den, xp.ones_like(den)), xp.zeros_like(c))
         elif self._inv_full is not None:
-            c = C.imul(c, self._inv_full)
+            c = B.inplace_mul(c, self._inv_full)
         elif self._slabs:
             for r, v in self._slabs:
                 if isinstance(c, np.ndarray):
                     c[r] *= v
                 else:
                     c[r] = c[r] * v
-        c = C.imul(c, p)
+        c = B.inplace_mul(c, p)
         if isinstance(c, np.ndarray):
             np.maximum(c, 0, out=c)
         else:
-            c = C.maximum(xp, c, 0.0)
+            c = B.maximum(c, 0.0)
         return c
 
     def step(self):
@@ -347,7 +339,6 @@ class RichardsonLucy:
         if self.x is None:
             self.init()
         nd = self.ndim
-        xp = self.xp
         x = self.x
         if not self.accelerate:
             self.x = self._rl(x)
@@ -368,7 +359,7 @@ class RichardsonLucy:
             np.add(pred, x, out=pred)
             np.maximum(pred, 0, out=pred)
         else:
-            pred = C.maximum(xp, x + alpha * (x - xprev), 0.0)
+            pred = B.maximum(x + alpha * (x - xprev), 0.0)
         new = self._rl(pred)
         # g = new - pred: on a strided subsample for large grids (then pred's buffer is freed)
         sub = self._sub
@@ -380,9 +371,9 @@ class RichardsonLucy:
             g = pred
             np.subtract(new, pred, out=g)
         del pred
-        gg = _dot(g, g, nd)
+        gg = channel_dot(g, g, nd)
         if self._gprev is not None:
-            num = _dot(g, self._gprev, nd)
+            num = channel_dot(g, self._gprev, nd)
             a = num / (self._gg + self.eps)
             if isinstance(a, np.ndarray) or np.isscalar(a):
                 a = np.clip(np.asarray(a, dtype=np.float64), 0.0, 1.0)
@@ -398,7 +389,7 @@ class RichardsonLucy:
 
     def _update_residual(self):
         if self._track_residual:
-            ny = float(_dot(self._yeff, self._yeff, self.ndim).sum())
+            ny = float(channel_dot(self._yeff, self._yeff, self.ndim).sum())
             self.residual = float(np.sqrt(self._res2 / max(ny, 1e-300)))
 
     # ------------------------------------------------------------------ run
@@ -436,17 +427,17 @@ class RichardsonLucy:
         progress : bool
             Show a tqdm progress bar.
         """
-        t = C.Timer()
+        t = P.Timer()
         if num_iter is not None and (isinstance(num_iter, bool) or not isinstance(
                 num_iter, (int, np.integer)) or num_iter < 0):
             raise ValueError(f"num_iter must be a non-negative integer or None, got {num_iter!r}")
         if stop is None:
             stop = "discrepancy"
         if not callable(stop):
-            C.check_choice("stop", stop, _STOPS)
+            V.check_choice("stop", stop, _STOPS)
         if self.x is None:
             self.init()
-        reference = C.check_reference(reference, tuple(self.y.shape[:-self.ndim])
+        reference = V.check_reference(reference, tuple(self.y.shape[:-self.ndim])
                                       + tuple(self.geom.out_shape))
         auto = num_iter is None
         total = int(max_iter) if auto else int(num_iter)
@@ -457,7 +448,7 @@ class RichardsonLucy:
                                     or callable(stop) or guard)
         best_res = np.inf
         obs = self._yreg if self.mode == "masked" else (Ellipsis,)
-        bar = C.progress_bar(total, progress, "richardson-lucy")
+        bar = P.progress_bar(total, progress, "richardson-lucy")
         history = []
         reason = "num_iter"
         try:
@@ -467,7 +458,7 @@ class RichardsonLucy:
                 bar.update(1)
                 need_frame = callback is not None or callable(stop)
                 xf = self.result() if need_frame else None
-                ps = C.psnr(xf, reference) if (reference is not None and xf is not None) else None
+                ps = psnr(xf, reference) if (reference is not None and xf is not None) else None
                 if self.residual is not None:
                     history.append(self.residual)
                 if callback is not None:

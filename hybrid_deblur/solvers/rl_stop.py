@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend as B
-from . import _common as C
+from . import validate as V
 from .noise_level import estimate_noise
 
 __all__ = ["channel_dot", "relative_change", "stop_target"]
@@ -55,7 +55,7 @@ def stop_target(solver, stop: str) -> float:
         peak = solver.peak
         if peak is None:
             peak = max(float(abs(solver.y).mean()), 1e-12) / max(_sigma2(solver), 1e-12)
-        solver.peak = C.check_positive("peak", peak, allow_none=False)
+        solver.peak = V.check_positive("peak", peak, allow_none=False)
         return npx / solver.peak
     ny = float(channel_dot(solver._yeff, solver._yeff, solver.ndim).sum())
     return float(np.sqrt(max(_sigma2(solver) * npx, 0.0) / max(ny, 1e-300)))
