@@ -1,5 +1,6 @@
 """Shared helpers of the blind estimators: input checks, luminance, smooth periodic
-padding, circular gradients, kernel clean-up and resizing.
+padding, kernel clean-up and resizing (FFTs, OTFs and gradients come from
+``backend``, ``psf.otf`` and ``physics.differences``).
 
 Everything here works on NumPy arrays (estimation runs on the CPU); the public
 functions convert their inputs once at entry and return results in the input's
@@ -115,53 +116,6 @@ def wrap_pad(x: np.ndarray, shape) -> np.ndarray:
 def pad_shape(shape, ksize) -> tuple[int, int]:
     """FFT-friendly grid for an image of ``shape`` and a kernel of ``ksize``."""
     return B.next_fast_shape((shape[0] + ksize[0] - 1 + 8, shape[1] + ksize[1] - 1 + 8))
-
-
-# ----------------------------------------------------------------------------- FFT bits
-def rfft2(x):
-    return B.rfftn(x, axes=(-2, -1))
-
-
-def irfft2(X, shape):
-    return B.irfftn(X, s=shape, axes=(-2, -1))
-
-
-def psf2otf(k: np.ndarray, shape) -> np.ndarray:
-    big = np.zeros(shape)
-    kh, kw = k.shape
-    big[:kh, :kw] = k
-    big = np.roll(big, (-(kh // 2), -(kw // 2)), axis=(0, 1))
-    return rfft2(big)
-
-
-def otf2psf(K: np.ndarray, ksize, shape) -> np.ndarray:
-    big = irfft2(K, shape)
-    kh, kw = ksize
-    big = np.roll(big, (kh // 2, kw // 2), axis=(0, 1))
-    return big[:kh, :kw]
-
-
-def grad_denominator(shape) -> np.ndarray:
-    """|F Dx|^2 + |F Dy|^2 of circular forward differences on an rfft grid."""
-    fy = np.fft.fftfreq(shape[0])[:, None]
-    fx = np.fft.rfftfreq(shape[1])[None, :]
-    return (2 - 2 * np.cos(2 * np.pi * fx)) + (2 - 2 * np.cos(2 * np.pi * fy))
-
-
-def dx(x):
-    return np.roll(x, -1, axis=1) - x
-
-
-def dy(x):
-    return np.roll(x, -1, axis=0) - x
-
-
-def dxT(h):
-    return np.roll(h, 1, axis=1) - h
-
-
-def dyT(v):
-    return np.roll(v, 1, axis=0) - v
 
 
 # ----------------------------------------------------------------------------- kernels

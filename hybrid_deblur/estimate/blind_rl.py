@@ -14,9 +14,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend as B
+from ..psf.otf import otf2psf, psf2otf
 from . import _common as C
 
 __all__ = ["blind_richardson_lucy"]
+
+
+def _F(x):
+    return B.rfftn(x, axes=(-2, -1))
+
+
+def _Fi(X, shape):
+    return B.irfftn(X, s=shape, axes=(-2, -1))
 
 
 def blind_richardson_lucy(y: np.ndarray, ksize, *, iterations: int = 50, k0=None,
@@ -63,17 +73,17 @@ def blind_richardson_lucy(y: np.ndarray, ksize, *, iterations: int = 50, k0=None
     x = yp.copy()
     energies = []
     for it in range(iterations):
-        X = C.rfft2(x)
-        Kf = C.psf2otf(k, shape)
-        est = np.maximum(C.irfft2(X * Kf, shape), eps)
+        X = _F(x)
+        Kf = psf2otf(k, shape)
+        est = np.maximum(_Fi(X * Kf, shape), eps)
         ratio = mask * yp / est + (1 - mask)
-        corr = C.otf2psf(np.conj(X) * C.rfft2(ratio), (kh, kw), shape) / max(x.sum(), eps)
+        corr = otf2psf(np.conj(X) * _F(ratio), (kh, kw), shape=shape) / max(x.sum(), eps)
         k = np.maximum(k * corr, 0)
         k /= max(k.sum(), eps)
-        Kf = C.psf2otf(k, shape)
-        est = np.maximum(C.irfft2(C.rfft2(x) * Kf, shape), eps)
+        Kf = psf2otf(k, shape)
+        est = np.maximum(_Fi(_F(x) * Kf, shape), eps)
         ratio = mask * yp / est + (1 - mask)
-        x = np.maximum(x * C.irfft2(np.conj(Kf) * C.rfft2(ratio), shape), 0)
+        x = np.maximum(x * _Fi(np.conj(Kf) * _F(ratio), shape), 0)
         energies.append(float((mask * (est - yp * np.log(est))).sum() / (H * W)))
         if callback is not None:
             callback({"iteration": it, "kernel": k, "latent": x[:H, :W]})

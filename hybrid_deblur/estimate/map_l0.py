@@ -24,9 +24,29 @@ import math
 import numpy as np
 from scipy import ndimage
 
+from .. import backend as B
+from ..physics.datastep import frequency_power
+from ..physics.differences import divergence, gradient
+from ..psf.otf import otf2psf, psf2otf
 from . import _common as C
 
 __all__ = ["estimate_psf_lsq", "l0_latent", "map_estimate", "pyramid_sizes"]
+
+
+def _F(x):
+    return B.rfftn(x, axes=(-2, -1))
+
+
+def _Fi(X, shape):
+    return B.irfftn(X, s=shape, axes=(-2, -1))
+
+
+def _dx(x):
+    return gradient(x)[1]
+
+
+def _dy(x):
+    return gradient(x)[0]
 
 
 # ----------------------------------------------------------------------------- latent
@@ -73,9 +93,9 @@ def l0_latent(yp: np.ndarray, K: np.ndarray, lam: float, *, kappa: float = 2.0,
     with :math:`\\beta` from :math:`2\\lambda` to ``beta_max`` by ``kappa``.
     """
     shape = yp.shape
-    N1 = np.conj(K) * C.rfft2(yp)
+    N1 = np.conj(K) * _F(yp)
     DK = (K * np.conj(K)).real
-    D2 = C.grad_denominator(shape)
+    D2 = frequency_power("gradient", shape, yp)
     S = yp.copy()
     mus = [0.0]
     if lam_dark > 0:
@@ -89,20 +109,20 @@ def l0_latent(yp: np.ndarray, K: np.ndarray, lam: float, *, kappa: float = 2.0,
     for mu in mus:
         U = None
         if mu > 0:
-            U = C.rfft2(_dark_target(S, lam_dark, mu, dark_patch))
+            U = _F(_dark_target(S, lam_dark, mu, dark_patch))
         beta = 2 * lam
         while beta < beta_max:
-            h = C.dx(S)
-            v = C.dy(S)
+            h = _dx(S)
+            v = _dy(S)
             t = (h * h + v * v) < lam / beta
             h[t] = 0.0
             v[t] = 0.0
-            num = N1 + beta * C.rfft2(C.dxT(h) + C.dyT(v))
+            num = N1 + beta * _F(-divergence([v, h]))
             den = DK + beta * D2
             if U is not None:
                 num = num + mu * U
                 den = den + mu
-            S = C.irfft2(num / den, shape)
+            S = _Fi(num / den, shape)
             beta *= kappa
     return S
 
@@ -110,8 +130,8 @@ def l0_latent(yp: np.ndarray, K: np.ndarray, lam: float, *, kappa: float = 2.0,
 # ----------------------------------------------------------------------------- kernel
 def _select_gradients(S: np.ndarray, ksize: int, threshold: float | None, keep: float = 2.0):
     """Keep the strong gradients of ``S`` (enough in each of 4 orientation bins)."""
-    gx = C.dx(S)
-    gy = C.dy(S)
+    gx = _dx(S)
+    gy = _dy(S)
     pm = gx * gx + gy * gy
     if keep <= 0:
         return gx, gy, 0.0
@@ -143,11 +163,11 @@ def estimate_psf_lsq(Bx, By, Sx, Sy, ksize, *, gamma: float = 2.0, mask=None, k0
     """
     shape = Sx.shape
     kh, kw = ksize
-    FS = [C.rfft2(Sx), C.rfft2(Sy)]
+    FS = [_F(Sx), _F(Sy)]
     Bs = [Bx, By]
     if mask is None:
-        b = C.otf2psf(np.conj(FS[0]) * C.rfft2(Bx) + np.conj(FS[1]) * C.rfft2(By), ksize, shape)
-        R = C.irfft2((FS[0] * np.conj(FS[0])).real + (FS[1] * np.conj(FS[1])).real, shape)
+        b = otf2psf(np.conj(FS[0]) * _F(Bx) + np.conj(FS[1]) * _F(By), ksize, shape=shape)
+        R = _Fi((FS[0] * np.conj(FS[0])).real + (FS[1] * np.conj(FS[1])).real, shape)
         # Toeplitz operator: (A k)[i] = sum_j R(i - j) k[j]
         W = np.roll(R, (kh - 1, kw - 1), axis=(0, 1))[: 2 * kh - 1, : 2 * kw - 1]
         from scipy.signal import fftconvolve
@@ -155,15 +175,15 @@ def estimate_psf_lsq(Bx, By, Sx, Sy, ksize, *, gamma: float = 2.0, mask=None, k0
         def A(k):
             return fftconvolve(k, W, mode="valid") + gamma * k
     else:
-        b = C.otf2psf(sum(np.conj(F) * C.rfft2(mask * Bd) for F, Bd in zip(FS, Bs)), ksize, shape)
+        b = otf2psf(sum(np.conj(F) * _F(mask * Bd) for F, Bd in zip(FS, Bs)), ksize, shape=shape)
 
         def A(k):
-            Kf = C.psf2otf(k, shape)
+            Kf = psf2otf(k, shape)
             acc = 0
             for F in FS:
-                r = mask * C.irfft2(F * Kf, shape)
-                acc = acc + np.conj(F) * C.rfft2(r)
-            return C.otf2psf(acc, ksize, shape) + gamma * k
+                r = mask * _Fi(F * Kf, shape)
+                acc = acc + np.conj(F) * _F(r)
+            return otf2psf(acc, ksize, shape=shape) + gamma * k
 
     k = np.zeros(ksize) if k0 is None else k0.copy()
     r = b - A(k)
@@ -248,14 +268,14 @@ def map_estimate(y: np.ndarray, ksize, *, lam: float = 4e-3, lam_dark: float = 0
             mask[:, :bs] = 0
             mask[hs - 1 - bs:hs, :] = 0
             mask[:, ws - 1 - bs:ws] = 0
-        Bx, By = C.dx(yp), C.dy(yp)
+        Bx, By = _dx(yp), _dy(yp)
         threshold = None
         energies = []
         n_inner = inner_iterations
         if final_iterations is not None and s == len(sizes) - 1:
             n_inner = int(final_iterations)
         for _ in range(n_inner):
-            K = C.psf2otf(k, shape)
+            K = psf2otf(k, shape)
             S = l0_latent(yp, K, lam_s, lam_dark=lamd_s)
             Sx, Sy, threshold = _select_gradients(S, ks, threshold, grad_keep)
             threshold /= 1.1
@@ -263,8 +283,8 @@ def map_estimate(y: np.ndarray, ksize, *, lam: float = 4e-3, lam_dark: float = 0
                                      mask=mask if use_mask else None, k0=k)
             k = C.clean_kernel(k_new, rel_threshold=iter_threshold, min_mass=min_mass)
             # data energy on gradients (diagnostic)
-            Kn = C.psf2otf(k, shape)
-            res = mask * (C.irfft2(Kn * C.rfft2(S), shape) - yp)
+            Kn = psf2otf(k, shape)
+            res = mask * (_Fi(Kn * _F(S), shape) - yp)
             energies.append(float((res * res).sum() / max(mask.sum(), 1)))
             lam_s = max(lam_s / 1.1, lam_floor)
             if lamd_s:
@@ -288,15 +308,15 @@ def map_estimate(y: np.ndarray, ksize, *, lam: float = 4e-3, lam_dark: float = 0
             k_new = estimate_psf_lsq(yp - yp.mean(), z0, S - S.mean(), z0, k.shape, gamma=refine_gamma,
                                      mask=mask if use_mask else None, k0=k)
         else:
-            k_new = estimate_psf_lsq(Bx, By, C.dx(S), C.dy(S), k.shape, gamma=refine_gamma,
+            k_new = estimate_psf_lsq(Bx, By, _dx(S), _dy(S), k.shape, gamma=refine_gamma,
                                      mask=mask if use_mask else None, k0=k)
         k = C.center_kernel(C.clean_kernel(k_new, rel_threshold=refine_threshold, min_mass=min_mass))
     # share of the gradient energy of y explained at the finest level
-    Kn = C.psf2otf(k, shape)
-    FS = C.rfft2(S)
+    Kn = psf2otf(k, shape)
+    FS = _F(S)
     num = den = 0.0
-    for op in (C.dx, C.dy):
-        r = mask * (C.irfft2(Kn * C.rfft2(op(S)), shape) - op(yp))
+    for op in (_dx, _dy):
+        r = mask * (_Fi(Kn * _F(op(S)), shape) - op(yp))
         g = mask * op(yp)
         num += float((r * r).sum())
         den += float((g * g).sum())
