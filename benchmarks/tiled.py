@@ -42,11 +42,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HYBRID_DEBLUR_FFT_WORKERS", "1")
 
-from hybrid_deblur.analysis.registry import get_method  # noqa: E402
-from hybrid_deblur.physics import Blur  # noqa: E402
-from hybrid_deblur.psf import combine, gaussian, linear_motion  # noqa: E402
-from hybrid_deblur.scale import deconvolve_tiled, freeze_options  # noqa: E402
-from hybrid_deblur.scale.arrays import NpyRegionWriter, open_input  # noqa: E402
+from hybrid_deblur.analysis.registry import get_method
+from hybrid_deblur.physics import Blur
+from hybrid_deblur.psf import combine, gaussian, linear_motion
+from hybrid_deblur.scale import deconvolve_tiled, freeze_options
+from hybrid_deblur.scale.arrays import NpyRegionWriter, open_input
 
 SIGMA = 0.01
 
@@ -103,10 +103,10 @@ def seam_ratio(x: np.ndarray, chunks: int, h: int) -> float:
     return float(np.nanmax(out))
 
 
-def timed(fn):
+def timed(fn, *args, **kw):
     tracemalloc.start()
     t = time.perf_counter()
-    out = fn()
+    out = fn(*args, **kw)
     dt = time.perf_counter() - t
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
@@ -121,15 +121,15 @@ def part_equality(a, rep):
     for m in a.methods:
         user = {"num_iter": a.iters} if m in ("rl", "rl-tv") else {}
         opts = freeze_options(y, k, m, **user)
-        mono, t_m, p_m = timed(lambda: get_method(m)(y, k, **opts))
-        (xt, info), t_t, p_t = timed(lambda: deconvolve_tiled(
-            y, k, m, chunks=a.chunks, workers=1, freeze=False, return_info=True, **opts))
+        mono, t_m, p_m = timed(get_method(m), y, k, **opts)
+        (xt, info), t_t, p_t = timed(deconvolve_tiled, y, k, m, chunks=a.chunks, workers=1,
+                                     freeze=False, return_info=True, **opts)
         h = info["halo"][0]
         s = (slice(h, -h), slice(h, -h))
         rel = float(np.abs(xt[s].astype(np.float64) - mono[s]).max() / np.abs(mono[s]).max())
         p1, p2 = psnr(mono[s], x0[s]), psnr(xt[s], x0[s])
-        _, t_2 = timed(lambda: deconvolve_tiled(y, k, m, chunks=a.chunks, workers=2, freeze=False,
-                                                **opts))[0:2] if a.two_workers else (None, None)
+        t_2 = timed(deconvolve_tiled, y, k, m, chunks=a.chunks, workers=2, freeze=False,
+                    **opts)[1] if a.two_workers else None
         row = {"method": m, "size": a.size, "chunks": a.chunks, "halo": h, "tiles": info["tiles"],
                "options": info["options"], "max_rel_diff": rel, "psnr_whole": p1, "psnr_tiled": p2,
                "dpsnr": p2 - p1, "seam_ratio_tiled": seam_ratio(xt, a.chunks, h),
@@ -154,10 +154,10 @@ def part_stack(a, rep):
     rows = []
     for m, user in (("wiener", {}), ("rl", {"num_iter": 20})):
         opts = freeze_options(y, k, m, ndim=3, **user)
-        mono, t_m, _ = timed(lambda: get_method(m)(y, k, ndim=3, **opts))
-        (xt, info), t_t, _ = timed(lambda: deconvolve_tiled(
-            y, k, m, chunks=(z, a.stack_chunks, a.stack_chunks), workers=1, freeze=False,
-            return_info=True, **opts))
+        mono, t_m, _ = timed(get_method(m), y, k, ndim=3, **opts)
+        (xt, info), t_t, _ = timed(deconvolve_tiled, y, k, m,
+                                   chunks=(z, a.stack_chunks, a.stack_chunks), workers=1,
+                                   freeze=False, return_info=True, **opts)
         h = info["halo"]
         s = tuple(slice(hh, -hh) if c < n else slice(None) for hh, c, n in
                   zip(h, info["chunks"], y.shape))
@@ -274,7 +274,7 @@ def part_big(a, rep):
         row = {"method": m, "size": a.big, "chunks": a.big_chunks, "workers": 2, "options": opts,
                "wall_s": wall, "completed": not cut and os.waitstatus_to_exitcode(status) == 0,
                "share_done": 1.0 if not cut else done,
-               "extrapolated_s": wall / done if cut and done == done and done > 0 else wall,
+               "extrapolated_s": wall / done if cut and np.isfinite(done) and done > 0 else wall,
                "peak_rss_gib": ru.ru_maxrss * 1024 / 2**30, "peak_rss_polled_gib": peak_poll / 2**30,
                "load_avg": os.getloadavg()[0]}
         if not cut and row["completed"]:
@@ -300,8 +300,8 @@ def part_big(a, rep):
 def table(rep) -> str:
     out = []
     if rep.get("equality"):
-        out += ["| method | size | tiles (chunk+halo) | max rel diff (interior) | ΔPSNR dB | seam ratio "
-                "| whole s | tiled s (1 core) | throughput/core | tracemalloc whole/tiled MiB |",
+        out += [("| method | size | tiles (chunk+halo) | max rel diff (interior) | ΔPSNR dB | seam ratio "
+                 "| whole s | tiled s (1 core) | throughput/core | tracemalloc whole/tiled MiB |"),
                 "|---|---|---|---|---|---|---|---|---|---|"]
         for r in rep["equality"]:
             out.append(f"| {r['method']} | {r['size']}² | {r['tiles']} ({r['chunks']}+{r['halo']}) | "

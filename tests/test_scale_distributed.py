@@ -13,10 +13,10 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from hybrid_deblur.cli.main import main  # noqa: E402
-from hybrid_deblur.physics import Blur  # noqa: E402
-from hybrid_deblur.psf import gaussian  # noqa: E402
-from hybrid_deblur.scale import deconvolve_tiled  # noqa: E402
+from hybrid_deblur.cli.main import main
+from hybrid_deblur.physics import Blur
+from hybrid_deblur.psf import gaussian
+from hybrid_deblur.scale import deconvolve_tiled
 
 
 def _free_port() -> int:

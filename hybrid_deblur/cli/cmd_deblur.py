@@ -38,6 +38,9 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from .tiled_deblur import maybe_run_tiled  # scale (issue 15): --tile path + memory guard
+    if (rc := maybe_run_tiled(args)) is not None:
+        return rc
     from ..pipeline.deblurrer import Deblurrer
 
     if not args.blind and not args.psf:

@@ -18,23 +18,29 @@ Examples
 """
 
 from .batch import deblur_folder, list_images
-from .memory import (BUFFERS, MemoryLimitError, available_memory, check_memory, estimate_memory,
-                     format_bytes)
+from .memory import (
+                     BUFFERS,
+                     MemoryLimitError,
+                     available_memory,
+                     check_memory,
+                     estimate_memory,
+                     format_bytes,
+)
 from .params import freeze_options, influence_radius
 from .tiled import TILE_BOUNDARIES, deconvolve_tiled, scheduler_context
 
 __all__ = [
-    "BUFFERS",
-    "MemoryLimitError",
-    "TILE_BOUNDARIES",
-    "available_memory",
-    "check_memory",
-    "deblur_folder",
-    "deconvolve_tiled",
-    "estimate_memory",
-    "format_bytes",
-    "freeze_options",
-    "influence_radius",
-    "list_images",
-    "scheduler_context",
+                     "BUFFERS",
+                     "TILE_BOUNDARIES",
+                     "MemoryLimitError",
+                     "available_memory",
+                     "check_memory",
+                     "deblur_folder",
+                     "deconvolve_tiled",
+                     "estimate_memory",
+                     "format_bytes",
+                     "freeze_options",
+                     "influence_radius",
+                     "list_images",
+                     "scheduler_context",
 ]

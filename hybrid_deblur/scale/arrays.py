@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["NpyRegionWriter", "RawRegionReader", "open_input", "input_shape"]
+__all__ = ["NpyRegionWriter", "RawRegionReader", "input_shape", "open_input"]
 
 _TIFF = (".tif", ".tiff")
 
@@ -78,7 +78,7 @@ class NpyRegionWriter:
         self.ndim = len(self.shape)
 
     @classmethod
-    def create(cls, path: str | os.PathLike, shape, dtype) -> "NpyRegionWriter":
+    def create(cls, path: str | os.PathLike, shape, dtype) -> NpyRegionWriter:
         m = np.lib.format.open_memmap(os.fspath(path), mode="w+", dtype=np.dtype(dtype),
                                       shape=tuple(int(s) for s in shape))
         off = int(m.offset)
@@ -193,7 +193,7 @@ def input_shape(image: Any) -> tuple[tuple[int, ...], np.dtype]:
                 with Image.open(os.fspath(image)) as im:
                     w, h = im.size
                     c = len(im.getbands())
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any decoder error means an unreadable file
                 raise ValueError(f"cannot read the size of {os.fspath(image)!r}: {exc}") from None
             finally:
                 Image.MAX_IMAGE_PIXELS = bomb

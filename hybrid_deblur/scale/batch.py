@@ -154,7 +154,7 @@ def deblur_folder(in_dir: str | os.PathLike, out_dir: str | os.PathLike, psf: An
                          tile=tile, scheduler=scheduler, fraction=memory_fraction,
                          imread=imread, imwrite=imwrite, options=options)
                     rep["done"].append(src.name)
-                except Exception as exc:  # one bad file must not stop the batch
+                except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
                     msg = " ".join(str(exc).split()) or type(exc).__name__
                     rep["failed"][src.name] = msg
                     line = f"FAILED {src}: {msg}"

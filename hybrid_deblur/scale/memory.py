@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -69,7 +70,8 @@ def format_bytes(n: float) -> str:
 def _cgroup_limit() -> int | None:
     for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
         try:
-            txt = open(path).read().strip()
+            with open(path) as f:
+                txt = f.read().strip()
         except OSError:
             continue
         if txt.isdigit() and int(txt) < 2**60:
@@ -98,12 +100,13 @@ def available_memory() -> int:
         import psutil
 
         avail = int(psutil.virtual_memory().available)
-    except Exception:  # pragma: no cover - psutil is a dask dependency; fall back to /proc
+    except (ImportError, OSError, AttributeError):  # pragma: no cover - fall back to /proc
         try:
-            for line in open("/proc/meminfo"):
-                if line.startswith("MemAvailable:"):
-                    avail = int(line.split()[1]) * 1024
-                    break
+            with open("/proc/meminfo") as f:
+                for line in f:
+                    if line.startswith("MemAvailable:"):
+                        avail = int(line.split()[1]) * 1024
+                        break
         except OSError:
             pass
     if avail is None:  # pragma: no cover - unknown platform: do not block
@@ -243,7 +246,7 @@ def check_memory(shape: Sequence[int], dtype: Any = "float32", *, method: str = 
     if need <= budget:
         return need
     shape = _shape(shape)
-    dt = np.dtype(dtype) if not isinstance(dtype, str) else np.dtype(dtype)
+    dt = np.dtype(dtype)
     what = what or f"{method} on a {'x'.join(map(str, shape))} {dt.name} image"
     if hint is None:
         per_px = max(estimate_memory((1024, 1024), dtype, method=method, psf_shape=psf_shape,

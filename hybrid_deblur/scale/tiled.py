@@ -40,7 +40,7 @@ from .arrays import NpyRegionWriter, open_input
 from .memory import check_memory, estimate_memory, format_bytes
 from .params import accepts, freeze_options, influence_radius, is_learned
 
-__all__ = ["deconvolve_tiled", "scheduler_context", "TILE_BOUNDARIES"]
+__all__ = ["TILE_BOUNDARIES", "deconvolve_tiled", "scheduler_context"]
 
 #: boundary models a tile can use at the true image edges (circular and valid cannot be tiled)
 TILE_BOUNDARIES = ("auto", "reflect", "replicate", "zero")
