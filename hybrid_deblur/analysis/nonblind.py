@@ -72,7 +72,14 @@ TUNINGS = ("holdout", "cv", "oracle", "none")
 
 
 def known_methods() -> list[str]:
-    """Every method name the harness accepts (registry + baselines)."""
+    """Every method name the harness accepts (registry + baselines).
+
+    Examples
+    --------
+    >>> from hybrid_deblur.analysis.nonblind import known_methods
+    >>> {"blurred", "skimage-wiener", "wiener"} <= set(known_methods())
+    True
+    """
     from .registry import METHODS
 
     return sorted(set(METHODS) | set(BASELINES))
@@ -82,6 +89,12 @@ def resolve_methods(methods: Any) -> dict[str, Callable]:
     """``name -> callable`` from a comma-separated string, a list of names, or a dict of callables.
 
     Raises ``ValueError`` naming the unknown method and listing the known ones.
+
+    Examples
+    --------
+    >>> from hybrid_deblur.analysis.nonblind import resolve_methods
+    >>> sorted(resolve_methods("blurred, skimage-wiener"))
+    ['blurred', 'skimage-wiener']
     """
     from .registry import METHODS, get_method
 
@@ -132,6 +145,16 @@ def measure(xhat: np.ndarray, case: Case, *, aligned: bool = False, border: int 
     integer + sub-pixel shift within ``max_shift``, ``border`` crop, via
     :func:`hybrid_deblur.metrics.align`); also reports the SSD on that region (the numerator
     of Levin's error ratio) and the shift. Non-finite restorations score ``-inf`` / 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.analysis.nonblind import Case, measure
+    >>> ref = np.random.default_rng(0).random((32, 32))
+    >>> c = Case(name="a|k", y=ref, psf=np.ones((1, 1)), ref=ref)
+    >>> m = measure(ref + 0.01, c)
+    >>> round(m["psnr"], 6), round(m["ssim"], 3)
+    (40.0, 1.0)
     """
     from .. import metrics as M
 
@@ -222,6 +245,16 @@ def evaluate_cases(cases: Sequence[Case], methods: Any, *, boundary: str | None 
     on_error : {"raise", "skip"}
         A method that raises: stop (default), or drop that method and record the error in
         ``config["skipped"]`` (benchmark scripts: e.g. a learned model without shipped weights).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.analysis.nonblind import evaluate_cases, synthesize_cases
+    >>> rng = np.random.default_rng(0)
+    >>> cases = synthesize_cases([("a", rng.random((32, 32)))], [("box", np.ones((3, 3)) / 9)])
+    >>> res = evaluate_cases(cases, ["blurred"], tuning="none", progress=False)
+    >>> [r["case"] for r in res.rows]
+    ['a|box']
     """
     if tuning not in TUNINGS:
         raise ValueError(f"tuning={tuning!r} is not one of {TUNINGS}")
@@ -376,6 +409,15 @@ def run_nonblind(images: Any, kernels: Any, *, methods: Any, noise: Any = 0.01,
     (H - k + 1, W - k + 1) (colour: (C, ...)); metrics compare with the matching central
     crop of the scene, so no method is rewarded for what it invents beyond the field of view.
     PSNR is :math:`10 \\log_{10}(1 / \\mathrm{MSE})`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.analysis.nonblind import run_nonblind
+    >>> imgs = [("a", np.random.default_rng(1).random((32, 32)))]
+    >>> res = run_nonblind(imgs, [np.ones((3, 3)) / 9], methods="blurred", progress=False)
+    >>> res.config["n_images"], res.config["boundary"]
+    (1, 'valid')
     """
     imgs = load_images(images, linear=linear, gray=gray, limit=limit)
     ks = load_kernels(kernels)

@@ -77,6 +77,14 @@ class Case:
         Cross-validation group (the image name by default).
     extra : dict
         Anything else written to the per-image rows (e.g. Levin's reference SSD).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.analysis.nonblind_cases import Case
+    >>> c = Case(name="img|k", y=np.zeros((8, 8)), psf=np.ones((1, 1)), ref=np.zeros((8, 8)))
+    >>> c.group, c.extra
+    ('', {})
     """
 
     name: str
@@ -125,6 +133,13 @@ def load_images(images: Any, *, linear: bool = True, gray: bool = False,
     Files are read with :func:`hybrid_deblur.io.imread` (``linear=True`` decodes sRGB to
     linear light; pass ``linear=False`` for data whose 8-bit values are the intensities).
     Colour images come back as (C, H, W).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.analysis.nonblind_cases import load_images
+    >>> [(n, a.shape) for n, a in load_images([np.zeros((4, 4)), ("b", np.ones((3, 4, 4)))])]
+    [('img0', (4, 4)), ('b', (3, 4, 4))]
     """
     if isinstance(images, np.ndarray):
         items = ([("img0", images)] if images.ndim in (2, 3)
@@ -149,7 +164,15 @@ def load_images(images: Any, *, linear: bool = True, gray: bool = False,
 def load_kernels(kernels: Any, *, limit: int | None = None) -> list[tuple[str, np.ndarray]]:
     """Named kernels from a folder (.npy/.png/.mat/.tif via :func:`hybrid_deblur.psf.load_psf`),
     a bank name (:func:`hybrid_deblur.psf.bank.load`), a file, an array (k, k) / (n, k, k),
-    or a list of arrays / ``(name, array)`` / paths. Every kernel is normalised to sum 1."""
+    or a list of arrays / ``(name, array)`` / paths. Every kernel is normalised to sum 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.analysis.nonblind_cases import load_kernels
+    >>> [(n, float(k.sum())) for n, k in load_kernels([2 * np.ones((3, 3))])]
+    [('k0', 1.0)]
+    """
     if isinstance(kernels, (str, os.PathLike)) and not Path(kernels).exists():
         from ..psf import bank
 
@@ -192,6 +215,14 @@ def synthesize_cases(images, kernels, *, noise: Any = 0.01, boundary: str = "val
     the kernel ``i mod n_kernels`` (one case per image). Case ``j`` uses the noise seed
     ``seed * 100003 + j``. For ``boundary="valid"`` the reference is the central crop of
     the scene that matches ``y`` (:func:`hybrid_deblur.physics.crop_valid`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.analysis.nonblind_cases import synthesize_cases
+    >>> cs = synthesize_cases([("a", np.ones((16, 16)))], [("box", np.ones((3, 3)) / 9)], noise=0.0)
+    >>> cs[0].name, cs[0].y.shape, cs[0].ref.shape                # valid blur: 16 - 3 + 1
+    ('a|box', (14, 14), (14, 14))
     """
     from ..physics import crop_valid, degrade
 

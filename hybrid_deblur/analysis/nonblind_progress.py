@@ -61,6 +61,16 @@ class Progress:
         Where to write (default ``sys.stderr``).
     clock : callable, optional
         Time source (default :func:`time.monotonic`; tests pass a fake one).
+
+    Examples
+    --------
+    >>> import io
+    >>> from hybrid_deblur.analysis.nonblind_progress import Progress
+    >>> out = io.StringIO()
+    >>> with Progress(2, desc="run", stream=out, clock=iter([0.0, 1.0, 2.0]).__next__) as p:
+    ...     p.update(); p.update()
+    >>> out.getvalue().splitlines()
+    ['run: first step 1 s -> about 2 s for 2 steps', 'run: 2/2 (100%), 2 s elapsed, about 0 s left']
     """
 
     def __init__(self, total: int, *, desc: str = "", enabled: bool = True, every: float = 30.0,

@@ -31,6 +31,14 @@ class NonblindResults:
     ``rows`` is a list of dicts (one per case and method: ``method``, ``case``, ``psnr``,
     ``ssim``, ``time_s``, chosen parameters, extra case fields). ``config`` records the
     protocol (noise, boundary, seed, tuning, ...).
+
+    Examples
+    --------
+    >>> from hybrid_deblur.analysis.nonblind_results import NonblindResults
+    >>> r = NonblindResults(rows=[{"method": "m", "case": "a", "psnr": 31.0, "ssim": 0.9,
+    ...                            "time_s": 0.2}], config={})
+    >>> r.summary()["m"]["n"]
+    1
     """
 
     rows: list[dict]
@@ -132,6 +140,15 @@ def _fmt_tuned(t: dict) -> str:
 
 
 def to_jsonable(o):
+    """``o`` with NumPy scalars/arrays turned into Python values and non-finite floats into None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.analysis.nonblind_results import to_jsonable
+    >>> to_jsonable({"a": np.float32(1.5), "b": [np.int64(2), float("inf")]})
+    {'a': 1.5, 'b': [2, None]}
+    """
     if isinstance(o, dict):
         return {str(k): to_jsonable(v) for k, v in o.items()}
     if isinstance(o, (list, tuple)):
@@ -150,7 +167,17 @@ def to_jsonable(o):
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` atomically (:func:`hybrid_deblur.io.atomic_write`);
-    the parent folder is created if needed."""
+    the parent folder is created if needed.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from hybrid_deblur.analysis.nonblind_results import write_text_atomic
+    >>> p = os.path.join(tempfile.mkdtemp(), "sub", "t.md")
+    >>> write_text_atomic(p, "| a |")
+    >>> open(p).read()
+    '| a |'
+    """
     from ..io import atomic_write
 
     path = Path(path)

@@ -67,6 +67,13 @@ class KernelBank(list):
         Generator and per-kernel parameters (empty for user folders).
     files : list of str
         Source file of every kernel (user folders only).
+
+    Examples
+    --------
+    >>> from hybrid_deblur.psf import bank
+    >>> ks = bank.load("defocus")
+    >>> ks.sizes[:2], ks.padded().shape, ks.meta["params"][0]
+    ([(3, 3), (3, 3)], (23, 25, 25), {'radius': 1.0})
     """
 
     def __init__(self, kernels, *, name: str = "", meta: dict | None = None,
@@ -172,7 +179,14 @@ def generate(name: str) -> tuple[KernelBank, dict]:
 
 # ----------------------------------------------------------------------------- storage
 def bank_dir() -> Path:
-    """Folder holding the named banks (package data in a wheel, ``kernels/`` in a checkout)."""
+    """Folder holding the named banks (package data in a wheel, ``kernels/`` in a checkout).
+
+    Examples
+    --------
+    >>> from hybrid_deblur.psf import bank
+    >>> (bank.bank_dir() / "manifest.json").is_file()
+    True
+    """
     here = Path(__file__).resolve()
     candidates = [here.parents[1] / "kernel_banks", here.parents[2] / "kernels"]
     try:  # installed wheel or editable finder
@@ -194,7 +208,14 @@ def _manifest(folder: Path) -> dict:
 
 
 def available() -> list[str]:
-    """Names of the shipped banks (from ``kernels/manifest.json``)."""
+    """Names of the shipped banks (from ``kernels/manifest.json``).
+
+    Examples
+    --------
+    >>> from hybrid_deblur.psf import bank
+    >>> bank.available()
+    ['camera_shake', 'defocus', 'mixed']
+    """
     try:
         return sorted(_manifest(bank_dir()).get("banks", {}))
     except FileNotFoundError:
@@ -219,6 +240,14 @@ def build(names: list[str] | None = None, folder: str | os.PathLike | None = Non
 
         python -c "from hybrid_deblur.psf import bank; bank.build()"
 
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from hybrid_deblur.psf import bank
+    >>> d = tempfile.mkdtemp()
+    >>> man = bank.build(["defocus"], d)
+    >>> sorted(os.listdir(d)), man["banks"]["defocus"]["n"]
+    (['defocus.npz', 'manifest.json'], 23)
     """
     folder = Path(folder) if folder is not None else Path(__file__).resolve().parents[2] / "kernels"
     folder.mkdir(parents=True, exist_ok=True)

@@ -48,7 +48,14 @@ _BY_NAME.update({"astigmatism": 6, "coma": 8, "trefoil": 10, "tilt": 2})
 
 
 def parse_zernike_key(key) -> int:
-    """Noll index from an int (>= 1) or a name such as ``"defocus"`` or ``"coma"``."""
+    """Noll index from an int (>= 1) or a name such as ``"defocus"`` or ``"coma"``.
+
+    Examples
+    --------
+    >>> from hybrid_deblur.psf.zernike import parse_zernike_key
+    >>> parse_zernike_key("defocus"), parse_zernike_key("Z11"), parse_zernike_key(7)
+    (4, 11, 7)
+    """
     if isinstance(key, str):
         k = key.strip().lower().replace(" ", "_").replace("-", "_")
         if k.isdigit():
@@ -70,6 +77,12 @@ def noll_to_nm(j: int) -> tuple[int, int]:
     """Radial order ``n`` and azimuthal frequency ``m`` of Noll index ``j`` (>= 1).
 
     Even ``j`` are cosine terms (``m > 0``), odd ``j`` sine terms (``m < 0``).
+
+    Examples
+    --------
+    >>> from hybrid_deblur.psf.zernike import noll_to_nm
+    >>> [noll_to_nm(j) for j in (1, 4, 5, 6, 11)]
+    [(0, 0), (2, 0), (2, -2), (2, 2), (4, 0)]
     """
     j = parse_zernike_key(j)
     n = 0
@@ -84,7 +97,14 @@ def noll_to_nm(j: int) -> tuple[int, int]:
 
 
 def nm_to_noll(n: int, m: int) -> int:
-    """Inverse of :func:`noll_to_nm`."""
+    """Inverse of :func:`noll_to_nm`.
+
+    Examples
+    --------
+    >>> from hybrid_deblur.psf.zernike import nm_to_noll
+    >>> nm_to_noll(2, 0), nm_to_noll(4, 0)
+    (4, 11)
+    """
     n, m = int(n), int(m)
     if n < 0 or abs(m) > n or (n - abs(m)) % 2:
         raise ValueError(f"(n, m) = ({n}, {m}) is not a Zernike term: need |m| <= n and n - |m| even")
@@ -96,7 +116,14 @@ def nm_to_noll(n: int, m: int) -> int:
 
 
 def zernike_radial(n: int, m: int, rho: np.ndarray) -> np.ndarray:
-    """Radial polynomial :math:`R_n^{|m|}(\\rho)` (un-normalised, ``R(1) = 1``)."""
+    """Radial polynomial :math:`R_n^{|m|}(\\rho)` (un-normalised, ``R(1) = 1``).
+
+    Examples
+    --------
+    >>> from hybrid_deblur.psf.zernike import zernike_radial
+    >>> zernike_radial(2, 0, [0.0, 1.0]).tolist()          # 2 rho^2 - 1
+    [-1.0, 1.0]
+    """
     m = abs(int(m))
     rho = np.asarray(rho, dtype=np.float64)
     out = np.zeros_like(rho)
@@ -170,6 +197,14 @@ def wavefront(coeffs: Mapping, rho: np.ndarray, theta: np.ndarray) -> np.ndarray
     """Wavefront :math:`W = \\sum_j c_j Z_j(\\rho, \\theta)` (same unit as the coefficients).
 
     ``coeffs`` maps Noll indices (or names) to numbers. Zero outside the unit disk.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.psf.zernike import wavefront
+    >>> w = wavefront({"defocus": 0.5}, np.array([0.0, 1.0]), np.zeros(2))
+    >>> np.round(w, 4).tolist()                              # 0.5 * sqrt(3) (2 rho^2 - 1)
+    [-0.866, 0.866]
     """
     rho = np.asarray(rho, dtype=np.float64)
     w = np.zeros_like(rho)
@@ -190,6 +225,13 @@ def zernike_gram(jmax: int, *, method: str = "quadrature", n: int = 64) -> np.nd
     orders involved when ``n`` is large enough. ``method="grid"``: the pixel grid of
     :func:`zernike` with ``size=n`` (midpoint rule over the pixels inside the disk;
     converges as the pixel count grows). Orthonormality means the identity matrix.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.psf.zernike import zernike_gram
+    >>> bool(np.allclose(zernike_gram(6), np.eye(6), atol=1e-12))      # orthonormal
+    True
     """
     jmax = int(jmax)
     if jmax < 1:
