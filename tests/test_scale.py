@@ -121,6 +121,7 @@ def test_frozen_wiener_nsr_reproduces_the_automatic_filter():
     assert np.abs(frozen - auto).max() < 2e-3
 
 
+@pytest.mark.slow
 def test_frozen_options_make_tiles_agree_for_automatic_methods():
     k = gaussian(1.5, 9)
     _, y = _blurred((256, 256), k, sigma=0.01)
@@ -230,6 +231,7 @@ def test_cli_huge_inputs_give_one_line_and_allocate_nothing(tmp_path, capsys, na
     assert not (tmp_path / "x.npy").exists()
 
 
+@pytest.mark.slow
 def test_learned_model_through_tiles_matches_whole_image():
     pytest.importorskip("torch")
     k = gaussian(1.5, 9)
