@@ -1,0 +1,75 @@
+"""Learned kernel estimator: closed-form input features, output is a PSF, weights verify offline."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from hybrid_deblur.learned.kernel_net import (  # noqa: E402
+    SHIPPED_NAME,
+    KernelNet,
+    gradient_autocorr,
+    load_kernel_net,
+    predict_kernel,
+)
+from hybrid_deblur.learned.weights import WeightsError, save_weights, shipped_weights  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+def test_gradient_autocorr_of_white_noise_matches_closed_form():
+    # forward differences of white noise: R(0) = 2 s^2, R(+-1 along the axis) = -s^2, else 0
+    y = torch.from_numpy(np.random.default_rng(0).standard_normal((1, 1, 400, 400)))
+    R = gradient_autocorr(y, 5)[0].numpy()
+    c = 4
+    assert R.shape == (3, 9, 9)
+    assert R[0, c, c] == pytest.approx(0.5, abs=0.01) and R[1, c, c] == pytest.approx(0.5, abs=0.01)
+    assert R[0, c, c + 1] == pytest.approx(-0.25, abs=0.01) and R[1, c + 1, c] == pytest.approx(-0.25, abs=0.01)
+    assert abs(R[0, c + 1, c]) < 0.01 and abs(R[0, c + 2, c + 2]) < 0.01
+    np.testing.assert_allclose(R[0], R[0][::-1, ::-1], atol=1e-6)  # autocorrelations are even
+
+
+def test_network_outputs_a_normalised_psf_pooled_over_crops():
+    net = KernelNet(ksize=9, crop=32, width=4).eval()
+    k = predict_kernel(net, np.random.default_rng(1).random((50, 70)))
+    assert k.shape == (9, 9) and k.min() >= 0 and abs(k.sum() - 1) < 1e-6
+    with pytest.raises(ValueError, match="odd"):
+        KernelNet(ksize=8)
+    with pytest.raises(ValueError, match="gray image"):
+        predict_kernel(net, np.zeros((3, 40, 40)))
+
+
+def test_weight_file_round_trip_and_tamper_detection(tmp_path):
+    net = KernelNet(ksize=9, crop=32, width=4)
+    p = tmp_path / "kn.pt"
+    save_weights(net, p, card={"note": "untrained"})
+    back = load_kernel_net(p)
+    y = np.random.default_rng(2).random((40, 40))
+    np.testing.assert_allclose(predict_kernel(back, y), predict_kernel(net.eval(), y), atol=1e-6)
+    bad = tmp_path / "bad.pt"
+    shutil.copy(p, bad)
+    shutil.copy(p.with_suffix(".json"), bad.with_suffix(".json"))
+    with open(bad, "r+b") as f:
+        f.seek(200)
+        b = f.read(1)
+        f.seek(200)
+        f.write(bytes([b[0] ^ 0xFF]))
+    with pytest.raises(WeightsError, match="sha256"):
+        load_kernel_net(bad)
+
+
+def test_shipped_weights_load_offline_and_verify():
+    if SHIPPED_NAME not in shipped_weights():
+        pytest.skip("no learned kernel estimator weights shipped")
+    from hybrid_deblur.learned.weights import read_card, sha256_file, shipped_path
+
+    p = shipped_path(SHIPPED_NAME)
+    assert sha256_file(p) == read_card(p)["sha256"]
+    net = load_kernel_net()
+    assert isinstance(net, KernelNet) and p.stat().st_size < 12 * 2 ** 20
+    k = predict_kernel(net, np.random.default_rng(3).random((130, 130)))
+    assert abs(k.sum() - 1) < 1e-6 and k.shape == (net.ksize, net.ksize)
