@@ -9,14 +9,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from hybrid_deblur.learned.kernel_net import (  # noqa: E402
+from hybrid_deblur.learned.kernel_net import (
     SHIPPED_NAME,
     KernelNet,
     gradient_autocorr,
     load_kernel_net,
     predict_kernel,
 )
-from hybrid_deblur.learned.weights import WeightsError, save_weights, shipped_weights  # noqa: E402
+from hybrid_deblur.learned.weights import WeightsError, save_weights, shipped_weights
 
 torch.set_num_threads(1)
 
