@@ -315,3 +315,20 @@ def test_crop_to_energy_and_energy_radius():
 def test_bad_inputs_name_the_argument(call, exc, pattern):
     with pytest.raises(exc, match=pattern):
         call()
+
+
+def test_combine_large_kernels_by_fft_equals_direct_convolution():
+    """The FFT branch of combine (psf.otf.convolve_full) equals SciPy's direct convolution."""
+    from scipy.signal import convolve
+
+    from hybrid_deblur.psf.otf import convolve_full
+
+    a, b = linear_motion(70, 30), disk(15)           # 71^2 * 31^2 > 4e6: the FFT branch
+    k = combine(a, b)
+    ref = convolve(a, b, mode="full", method="direct")
+    assert k.shape == ref.shape
+    np.testing.assert_allclose(k, ref / ref.sum(), atol=1e-15)
+    assert k.min() >= 0
+    rng = np.random.default_rng(0)
+    x, y = rng.random((5, 7, 3)), rng.random((4, 2, 6))
+    np.testing.assert_allclose(convolve_full(x, y), convolve(x, y, method="direct"), atol=1e-12)

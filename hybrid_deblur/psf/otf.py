@@ -28,7 +28,8 @@ import scipy.fft as _sfft
 
 from .. import backend as B
 
-__all__ = ["centre_spectrum", "otf2psf", "psf2otf", "sample_frequencies", "validate_psf"]
+__all__ = ["centre_spectrum", "convolve_full", "otf2psf", "psf2otf", "sample_frequencies",
+           "validate_psf"]
 
 
 def validate_psf(psf: Any, *, name: str = "psf", ndim: int | None = None,
@@ -222,3 +223,28 @@ def sample_frequencies(n: int, d: float = 1.0, *, real: bool = False) -> np.ndar
     ([0.0, 0.25, -0.5, -0.25], [0.0, 0.25, 0.5])
     """
     return (_sfft.rfftfreq if real else _sfft.fftfreq)(int(n), float(d))
+
+
+def convolve_full(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Full linear convolution of two real N-D arrays by FFT (``scipy.signal.fftconvolve``).
+
+    Used by :func:`hybrid_deblur.psf.combine` for large kernels; the transform size
+    is the next fast length of ``na + nb - 1`` on every axis.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.psf.otf import convolve_full
+    >>> np.round(convolve_full(np.array([[1.0, 1.0]]), np.array([[1.0, 2.0, 3.0]])), 12).tolist()
+    [[1.0, 3.0, 5.0, 3.0]]
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.ndim != b.ndim:
+        raise ValueError(f"a and b must have the same number of axes, got {a.shape} and {b.shape}")
+    full = tuple(p + q - 1 for p, q in zip(a.shape, b.shape))
+    fast = B.next_fast_shape(full)
+    axes = tuple(range(a.ndim))
+    out = B.irfftn(B.rfftn(a, s=fast, axes=axes) * B.rfftn(b, s=fast, axes=axes), s=fast,
+                   axes=axes)
+    return np.ascontiguousarray(out[tuple(slice(0, n) for n in full)])

@@ -29,6 +29,7 @@ import numpy as np
 from scipy.special import erf
 
 from ._validate import check_dtype, check_real, check_size, delta, finish
+from .otf import convolve_full
 from .raster import splat_reference
 
 __all__ = ["combine", "disk", "gaussian", "linear_motion"]
@@ -448,11 +449,11 @@ def combine(*psfs: Any, dtype=None) -> np.ndarray:
     centre = [n // 2 for n in out.shape]
     for a in arrs[1:]:
         a = a.astype(np.float64)
-        method = "direct" if out.size * a.size <= 4_000_000 else "fft"
         centre = [c + n // 2 for c, n in zip(centre, a.shape)]
-        out = convolve(out, a, mode="full", method=method)
-        if method == "fft":
-            out = np.clip(out, 0.0, None)
+        if out.size * a.size <= 4_000_000:
+            out = convolve(out, a, mode="full", method="direct")
+        else:  # large products by FFT (psf.otf), round-off negatives clipped
+            out = np.clip(convolve_full(out, a), 0.0, None)
     # make every axis odd with the centre in the middle
     pads = []
     for c, n in zip(centre, out.shape):
