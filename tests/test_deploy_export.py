@@ -68,3 +68,26 @@ def test_export_rejects_bad_input(tmp_path):
         export_onnx(_tiny(), tmp_path / "x.onnx", torch.rand(8, 8))
     with pytest.raises(TypeError, match="model"):
         export_onnx("net", tmp_path / "x.onnx", torch.rand(1, 1, 8, 8))
+
+
+@pytest.mark.slow
+def test_cli_export_zero_dce(tmp_path, capsys):
+    from hybrid_deblur.cli.main import main
+    from hybrid_deblur.learned.weights import save_weights
+    from hybrid_deblur.learned.zero_dce import ZeroDCE
+
+    torch.manual_seed(0)
+    w = tmp_path / "z.pt"
+    save_weights(ZeroDCE(width=8, curves=2), w)
+    out = tmp_path / "z.onnx"
+    assert main(["export", "--method", "zero-dce", "--weights", str(w), "--onnx", str(out),
+                 "--size", "24"]) == 0
+    assert out.exists() and "max |diff|" in capsys.readouterr().out
+
+
+def test_cli_export_rejects_methods_without_a_network(tmp_path, capsys):
+    from hybrid_deblur.cli.main import main
+
+    assert main(["export", "--method", "wiener", "--onnx", str(tmp_path / "w.onnx")]) == 2
+    assert "no network to export" in capsys.readouterr().err
+    assert main(["export", "--method", "unrolled-rl", "--onnx", str(tmp_path / "w.onnx")]) == 2

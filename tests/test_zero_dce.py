@@ -87,3 +87,15 @@ def test_enhance_low_light_brightens_dark_and_gates_bright():
 def test_examples_run():
     res = doctest.testmod(Z, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert res.failed == 0
+
+
+def test_deblurrer_low_light_hook():
+    from hybrid_deblur.pipeline.deblurrer import Deblurrer
+
+    x = np.random.default_rng(0).random((40, 40)) * 0.5 + 0.3  # well exposed: the gate passes it
+    k = np.ones((3, 3)) / 9
+    a = Deblurrer("wiener", low_light="zero-dce").restore(x, k, sigma=0.01)
+    b = Deblurrer("wiener").restore(x, k, sigma=0.01)
+    assert np.array_equal(a, b)
+    with pytest.raises(ValueError, match="low_light"):
+        Deblurrer("wiener", low_light="retinex")

@@ -16,7 +16,7 @@ import sys
 import warnings
 
 #: sub-commands, in the order ``--help`` lists them (explicit: no plugin discovery)
-COMMANDS = ("demo", "psf", "blur", "deblur", "estimate", "bench", "train", "atlas", "batch")
+COMMANDS = ("demo", "psf", "blur", "deblur", "estimate", "bench", "train", "atlas", "batch", "export")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -67,6 +67,9 @@ class Deblurrer:
         Progress bars (estimation candidates, and the method's own when it has one).
     estimate_options : dict, optional
         Extra keywords for :func:`~hybrid_deblur.estimate.estimate_kernel` (e.g. ``size``).
+    low_light : {None, "zero-dce"}
+        Optional low-light pre-step: :func:`hybrid_deblur.learned.zero_dce.enhance_low_light`
+        (Zero-DCE curves, shipped weights; images that are not under-exposed pass unchanged).
     **options
         Passed to the method on every call. Options the method does not accept raise
         ``TypeError`` here (methods taking ``**kw`` check them themselves).
@@ -74,7 +77,8 @@ class Deblurrer:
 
     def __init__(self, method: str = "unrolled-hqs", *, estimator: str | None = None,
                  boundary: str | None = None, weights: Any = None, device: Any = None,
-                 progress: bool = False, estimate_options: dict | None = None, **options: Any):
+                 progress: bool = False, estimate_options: dict | None = None,
+                 low_light: str | None = None, **options: Any):
         if method not in METHODS:
             raise ValueError(f"method={method!r} is unknown; known methods: "
                              f"{', '.join(sorted(METHODS))}")
@@ -83,6 +87,11 @@ class Deblurrer:
                              f"{', '.join(ESTIMATORS)} or None")
         self.method, self.estimator, self.boundary = method, estimator, boundary
         self.progress = bool(progress)
+        # --- low-light pre-step hook (issue 13, hybrid_deblur.learned.zero_dce) ---
+        if low_light not in (None, "zero-dce"):
+            raise ValueError(f"low_light={low_light!r} is not accepted; use None or 'zero-dce'")
+        self.low_light = low_light
+        # --- end of low-light hook ---
         self.fn = get_method(method)
         self.options = dict(options)
         if method in LEARNED_METHODS or self.kind == "end-to-end":
@@ -164,6 +173,10 @@ class Deblurrer:
         x : array (same kind as ``y``, never clipped), or ``(x, report)``.
         """
         t0 = time.perf_counter()
+        if self.low_light == "zero-dce":  # low-light pre-step hook (issue 13): Zero-DCE curves
+            from ..learned.zero_dce import enhance_low_light
+
+            y = enhance_low_light(y)
         rep: dict = {"method": self.method, "estimator": None, "decision": "given", "psf": psf,
                      "estimate": None, "confidence": None, "warning": None, "seconds_estimate": 0.0}
         if psf is None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -96,7 +97,8 @@ def distill(student: nn.Module, sampler: Any, *, steps: int, batch_size: int = 8
             teacher: nn.Module | None = None, output_weight: float = 1.0,
             feature_weight: float = 0.5, feature_module: str | None = "prior", lr: float = 1e-3,
             seed: int = 0, device: Any = "cpu", log_every: int = 0,
-            callback: Callable[[dict], None] | None = None) -> list[dict]:
+            callback: Callable[[dict], None] | None = None,
+            max_seconds: float | None = None) -> list[dict]:
     """Train ``student`` (in place) with the distillation loss; return the loss history.
 
     Parameters
@@ -123,6 +125,9 @@ def distill(student: nn.Module, sampler: Any, *, steps: int, batch_size: int = 8
         Keep every ``log_every``-th step in the history (0: every step).
     callback : callable, optional
         Called with each kept history entry.
+    max_seconds : float, optional
+        Wall-clock budget: training stops after the step that exceeds it (the last
+        history entry's ``step`` says where).
 
     Returns
     -------
@@ -147,6 +152,7 @@ def distill(student: nn.Module, sampler: Any, *, steps: int, batch_size: int = 8
     hybrid = _takes_kernel(student)
     fm = feature_module if (teacher is not None and feature_weight) else None
     hist = []
+    t0 = time.perf_counter()
     for step in range(int(steps)):
         b = {k: v.to(dev) for k, v in sampler.batch(step, batch_size).items()}
         args = (b["y"], b["psf"], b["sigma"]) if hybrid else (b["y"],)
@@ -164,11 +170,14 @@ def distill(student: nn.Module, sampler: Any, *, steps: int, batch_size: int = 8
         torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
         opt.step()
         sched.step()
-        if not log_every or step % log_every == 0 or step == steps - 1:
-            rec = {"step": step, **{k: float(v) for k, v in loss.items()}}
+        over = max_seconds is not None and time.perf_counter() - t0 > max_seconds
+        if not log_every or step % log_every == 0 or step == steps - 1 or over:
+            rec = {"step": step, **{k: float(v.detach()) for k, v in loss.items()}}
             hist.append(rec)
             if callback is not None:
                 callback(rec)
+        if over:
+            break
     student.eval()
     return hist
 
