@@ -246,3 +246,19 @@ def test_3d_stack_refuses_2d_learned_models():
     k = np.ones((3, 5, 5)) / 75
     with pytest.raises(ValueError, match="2-D images only"):
         deconvolve_tiled(np.zeros((8, 64, 64)), k, "unrolled-hqs", chunks=32)
+
+
+def test_zarr_in_and_out(tmp_path):
+    zarr = pytest.importorskip("zarr")
+    import dask.array as da
+
+    k = gaussian(1.5, 9)
+    _, y = _blurred((300, 256), k, dtype=np.float32)
+    ref = deconvolve_tiled(y, k, "wiener", chunks=128, nsr=0.01)
+    da.from_array(y, chunks=100).to_zarr(str(tmp_path / "y.zarr"))
+    deconvolve_tiled(str(tmp_path / "y.zarr"), k, "wiener", chunks=128, nsr=0.01,
+                     output=str(tmp_path / "x.zarr"))
+    z = zarr.open(str(tmp_path / "x.zarr"), mode="r")
+    assert z.chunks == (128, 128)                      # written tile by tile
+    np.testing.assert_array_equal(z[:], ref)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.zarr", "y.zarr"]

@@ -165,7 +165,9 @@ def _write(out, output: str, compute_kw: dict):
                 import zarr  # noqa: F401
             except ImportError:
                 raise ValueError("writing .zarr needs the 'zarr' package") from None
-            out.to_zarr(os.fspath(tmp), overwrite=True, compute=True, **compute_kw)
+            import dask
+
+            dask.compute(out.to_zarr(os.fspath(tmp), overwrite=True, compute=False), **compute_kw)
             if path.exists():
                 shutil.rmtree(path)
             os.replace(tmp, path)
