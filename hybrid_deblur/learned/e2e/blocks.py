@@ -190,11 +190,14 @@ class LayerNorm2d(nn.Module):
         self.eps = eps
 
     def forward(self, x):
+        dt = x.dtype
+        x = x.float()  # statistics in float32 also under bf16 autocast
         mu = x.mean(1, keepdim=True)
         var = (x - mu).pow(2).mean(1, keepdim=True)
         x = (x - mu) / torch.sqrt(var + self.eps)
         x = x * self.weight[:, None, None]
-        return x + self.bias[:, None, None] if self.bias is not None else x
+        x = x + self.bias[:, None, None] if self.bias is not None else x
+        return x.to(dt)
 
 
 class PixelShuffleHead(nn.Module):
