@@ -11,7 +11,8 @@ the 8 flips/rotations. Blur (``valid`` linear convolution by FFT, float32), Pois
 applied on the training device. Loss: kernel L2 (relative, the 180° flip accepted) +
 re-blur consistency ``||k̂ * x - k * x||² / ||k * x - mean||²``.
 
-bf16 autocast on CUDA and CPU (convolutions only; FFTs and the loss stay float32),
+bf16 autocast on CUDA, and on CPUs with native bf16 (avx512_bf16/AMX; emulated bf16 is
+slower, so plain float32 elsewhere); convolutions only, FFTs and the loss stay float32;
 channels_last, AdamW with warm-up and a cosine schedule over the time budget, EMA
 weights. Every validation writes the EMA weights atomically (``kernel_net_gray.pt`` +
 model card with sha256) and appends to ``curve.csv``, so a killed run keeps the last
@@ -244,6 +245,15 @@ def similarity(k_hat, k):
     return torch.maximum(s1, s2) / n
 
 
+def _cpu_has_bf16() -> bool:
+    """True when the CPU computes bf16 natively (avx512_bf16 or AMX); emulated bf16 is slower."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def train(*, device: str = "cpu", minutes: float = 5.0, data: str = "../shared/data", out: str = "kernel_net_out",
           batch: int | None = None, crop: int = 112, ksize: int = 65, width: int = 32, lr: float = 1e-3,
           pool: int | None = None, workers: int | None = None, seed: int = 0, init: str | None = None,
@@ -280,7 +290,7 @@ def train(*, device: str = "cpu", minutes: float = 5.0, data: str = "../shared/d
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     budget = float(minutes) * 60.0
     g = torch.Generator().manual_seed(seed)
-    use_amp = bool(amp)
+    use_amp = bool(amp) and (cuda or _cpu_has_bf16())
     rows, step, last_val = [], 0, time.perf_counter()
     run_avg = None
     card: dict = {}
