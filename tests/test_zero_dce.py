@@ -85,8 +85,25 @@ def test_enhance_low_light_brightens_dark_and_gates_bright():
 
 
 def test_examples_run():
-    res = doctest.testmod(Z, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert res.failed == 0
+    from hybrid_deblur.learned import zero_dce_train as T
+
+    for mod in (Z, T):
+        res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        assert res.failed == 0, mod.__name__
+
+
+def test_low_light_synthesis_exposure_and_noise():
+    from hybrid_deblur.io import srgb_to_linear
+    from hybrid_deblur.learned.zero_dce_train import low_light
+
+    x = np.full((1, 60, 60), 0.5)
+    k = np.ones((3, 3)) / 9
+    dark = np.asarray(srgb_to_linear(low_light(x, k, photons=10, bits=None, seed=0)))
+    normal = np.asarray(srgb_to_linear(low_light(x, k, photons=1000, bits=None, seed=0)))
+    assert dark.shape == (1, 58, 58)
+    # brightness scales with photons / full well; shot noise std ~ sqrt(5 e-) / 1000
+    assert dark.mean() == pytest.approx(0.005, rel=0.05) and normal.mean() == pytest.approx(0.5, rel=0.01)
+    assert dark.std() == pytest.approx(np.sqrt(5 + 4) / 1000, rel=0.15)
 
 
 def test_deblurrer_low_light_hook():
