@@ -182,6 +182,12 @@ def test_cli_bench_nonblind(tmp_path, capsys):
     assert "| skimage-wiener[oracle] |" in text and "| blurred |" in text
     d = json.loads(out.read_text())
     assert d["summary"]["blurred"]["n"] == 1 and d["config"]["n_images"] == 1
+    # with progress on and stderr not a terminal (captured): an estimate line, then lines
+    rc = main(["bench", "nonblind", "--images", str(imgs), "--kernels", str(ks), "--noise", "0.01",
+               "--methods", "blurred"])                       # 2 images: 2 steps
+    err = capsys.readouterr().err.splitlines()
+    assert rc == 0 and err[0].startswith("nonblind: first step") and "for 2 steps" in err[0]
+    assert err[-1].startswith("nonblind: 2/2 (100%)")
 
 
 def test_cli_bad_options_exit_2(tmp_path, capsys):

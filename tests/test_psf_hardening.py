@@ -85,9 +85,18 @@ def test_huge_parameters_with_a_small_explicit_size_give_a_flat_window():
 
 
 # ----------------------------------------------------------------------------- dtypes
-def test_float16_kernel_sums_to_one_or_is_refused():
+@pytest.mark.slow
+def test_float16_disk_1e3_is_refused():
+    """The issue's reproducer (4e6 pixels in float64 first: a few seconds)."""
     with pytest.raises(ValueError, match="float16 cannot hold"):
         disk(1e3, dtype=np.float16)
+
+
+def test_float16_kernel_sums_to_one_or_is_refused():
+    with pytest.raises(ValueError, match="float16 cannot hold"):
+        disk(300.0, dtype=np.float16)
+    k = disk(100.0, dtype=np.float16)                     # subnormal-free enough: accepted
+    assert abs(float(k.astype(np.float64).sum()) - 1) <= np.finfo(np.float16).eps
     k = disk(3.0, dtype=np.float16)
     assert k.dtype == np.float16
     assert abs(float(k.astype(np.float64).sum()) - 1) <= np.finfo(np.float16).eps
