@@ -243,12 +243,8 @@ def disk(radius: float, size: int | Sequence[int] | None = None, *, dtype=np.flo
 
     Raises
     ------
-    ValueError
-        Bad parameters, or a kernel side above :data:`~hybrid_deblur.psf.MAX_KERNEL_SIZE`
-        (4097 px; refused before anything is allocated), or a ``dtype`` that cannot
-        hold the normalised kernel (float16 with tiny values).
-    TypeError
-        Non-numeric parameters or a non-floating ``dtype``.
+    ValueError, TypeError
+        As :func:`gaussian` (bad parameters, the size limit, a too narrow ``dtype``).
 
     Notes
     -----
@@ -318,12 +314,8 @@ def linear_motion(length: float, angle: float = 0.0, size: int | Sequence[int] |
 
     Raises
     ------
-    ValueError
-        Bad parameters, or a kernel side above :data:`~hybrid_deblur.psf.MAX_KERNEL_SIZE`
-        (4097 px; refused before anything is allocated), or a ``dtype`` that cannot
-        hold the normalised kernel (float16 with tiny values).
-    TypeError
-        Non-numeric parameters or a non-floating ``dtype``.
+    ValueError, TypeError
+        As :func:`gaussian` (bad parameters, the size limit, a too narrow ``dtype``).
 
     Notes
     -----
