@@ -154,6 +154,9 @@ def main(argv=None) -> int:
     ap.add_argument("--kernels", type=int, default=8)
     ap.add_argument("--gopro-crop", type=int, default=384)
     ap.add_argument("--no-blind", action="store_true")
+    ap.add_argument("--reuse", default=None,
+                    help="results.json of an earlier run with the same data options: its classical, "
+                         "hybrid and blind rows are reused (only the zoo models run)")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "2")))
     ap.add_argument("--out", default=str(ROOT / "bench_out" / "e2e_zoo"))
     a = ap.parse_args(argv)
@@ -173,8 +176,12 @@ def main(argv=None) -> int:
     names = [m.strip() for m in a.models.split(",") if m.strip()] or None
     paths = find_models(a.weights_dir, names)
     if not paths:
-        print("no zoo weights found (ship some or pass --weights-dir)")
-        return 1
+        print("no zoo weights found (ship some or pass --weights-dir): baselines only")
+    reuse = json.loads(Path(a.reuse).read_text()) if a.reuse else {}
+    if reuse:
+        same = all(reuse["config"].get(k) == getattr(a, k) for k in ("n", "crop", "kernels", "gopro_crop"))
+        if not same:
+            raise SystemExit(f"--reuse {a.reuse!r} was run with other data options")
     models = {n: load_e2e(p) for n, p in paths.items()}
     res: dict = {"config": vars(a), "models": {}, "synthetic": {}, "gopro": {}}
     for n, m in models.items():
@@ -197,10 +204,12 @@ def main(argv=None) -> int:
         imgs = crops(folder, a.n, a.crop, gray)
         cases = synthesize_cases(imgs, ks, noise=0.01, boundary="valid", seed=0, pairing="cycle")
         t0 = time.perf_counter()
-        r = NB.evaluate_cases(cases, {**base, **e2e_fns}, boundary="valid", progress=False,
+        old = (reuse.get("synthetic") or {}).get(tag, {})
+        todo = {**{k: v for k, v in base.items() if k not in old}, **e2e_fns}
+        r = NB.evaluate_cases(cases, todo, boundary="valid", progress=False,
                               tuning="oracle")  # nothing here is tuned (no scikit-image baselines)
-        summ = r.summary()
-        if not a.no_blind:
+        summ = {**old, **r.summary()}
+        if not a.no_blind and "blind-pipeline" not in old:
             ps, ss, ts = [], [], []
             for c in cases:
                 t1 = time.perf_counter()
@@ -232,7 +241,10 @@ def main(argv=None) -> int:
             g["full"][n] = {**srgb_metrics(o, xs), "seconds": time.perf_counter() - t0}
             g["crop"][n] = srgb_metrics(o[crop], xs[crop])
             outs[n] = o[crop]
-        if not a.no_blind:
+        old = ((reuse.get("gopro") or {}).get("crop") or {}).get("blind-pipeline")
+        if old:
+            g["crop"]["blind-pipeline"] = old
+        elif not a.no_blind:
             from hybrid_deblur.estimate import estimate_kernel
 
             t0 = time.perf_counter()
@@ -289,7 +301,7 @@ def tables(res: dict) -> str:
 
     g = res.get("gopro") or {}
     for m in methods:
-        kind = method_kind(m) if m in METHODS else ("end-to-end (blind)" if m == "blind-pipeline" else "input")
+        kind = method_kind(m) if m in METHODS else ("classical, blind" if m == "blind-pipeline" else "input")
         if m in ("wiener", "hqs-tv", "unrolled-hqs"):
             kind += ", true kernel"
         cells = [f"{syn[s][m]['mean_psnr']:.2f} / {syn[s][m]['mean_ssim']:.3f}" if m in syn[s] else "–"
