@@ -126,8 +126,13 @@ def _parametric_candidates(g, ev: SpectralEvidence, cap: int) -> list[dict]:
         out.append({"name": "gaussian", "family": "parametric", "kernel": best[1],
                     "params": {"sigma": float(best[2][0])}})
 
-    Lg = [L for L in (0.0, 3, 5, 8, 11, 15, 20, 26, 33, 42, 52, 64, 78, 95) if L <= lmax]
-    Rg = [r for r in (0.0, 1.0, 2.0, 3.0, 4.5, 6.0, 8.0, 11.0, 15.0) if r <= rmax]
+    # coarse grids plus the single-model fits (the joint optimum is often near them)
+    Lm = out[0]["params"]["length"] if out and out[0]["name"] == "motion" else 0.0
+    Rd = next((c["params"]["radius"] for c in out if c["name"] == "defocus"), 0.0)
+    Lg = sorted({round(float(L), 2) for L in [0.0, 3, 5, 8, 11, 15, 20, 26, 33, 42, 52, 64, 78, 95]
+                 + list(Lm * np.array([0.6, 0.75, 0.85, 0.93, 1.0, 1.07])) if L <= lmax})
+    Rg = sorted({round(float(r), 2) for r in [0.0, 1.0, 2.0, 3.0, 4.5, 6.0, 8.0, 11.0, 15.0]
+                 + list(Rd * np.array([0.4, 0.6, 0.8, 1.0])) if r <= rmax})
     cache: dict = {}
 
     def k2(kind, v):  # |K|^2 of one factor on the fast grid (motion ⊛ defocus multiplies them)
