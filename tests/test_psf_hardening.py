@@ -110,6 +110,10 @@ def test_psf2otf_refuses_1d_and_complex_psfs():
         psf.psf2otf(np.ones((3, 3), complex) / 9, (8, 8))
     with pytest.raises(ValueError, match="larger than the OTF grid"):
         psf.psf2otf(np.ones((9, 9)) / 81, (8, 8))
+    with pytest.raises(TypeError, match="kernel must be a real numeric"):
+        psf.validate_psf(np.ones((3, 3), complex), name="kernel")
+    with pytest.raises(TypeError, match="must be an array"):
+        psf.validate_psf(None)
     H = psf.psf2otf([[0, 0, 0], [0, 1, 0], [0, 0, 0]], (4, 4))   # a list works
     np.testing.assert_allclose(H, 1.0)
 

@@ -55,7 +55,9 @@ def validate_psf(psf: Any, *, name: str = "psf", ndim: int | None = None,
     ...
     ValueError: psf has negative values (min -1); a PSF must be non-negative. Clip it (np.clip(psf, 0, None)) or use psf.normalize(psf, clip=True).
     """
-    psf = B.as_float(psf, name=name)
+    if psf is None:
+        raise TypeError(f"{name} must be an array (a PSF), got None")
+    psf = B.as_float(_real_array(psf, name), name=name)
     nd = 2 if ndim is None else int(ndim)
     if psf.ndim < nd:
         raise ValueError(
@@ -175,7 +177,7 @@ def centre_spectrum(H: Any, axes: Sequence[int] = (-2, -1)):
     return _sfft.fftshift(np.asarray(B.to_numpy(H)), axes=tuple(axes))
 
 
-def _real_array(psf: Any):
+def _real_array(psf: Any, name: str = "psf"):
     """``psf`` as an array of its own library; complex or non-numeric input is refused."""
     if not (B.is_torch(psf) or B.is_cupy(psf) or isinstance(psf, np.ndarray)):
         psf = np.asarray(psf)
@@ -184,7 +186,7 @@ def _real_array(psf: Any):
     else:
         bad = np.dtype(psf.dtype).kind not in "fiub"
     if bad:
-        raise TypeError(f"psf must be a real numeric array, got dtype {psf.dtype}; a complex "
+        raise TypeError(f"{name} must be a real numeric array, got dtype {psf.dtype}; a complex "
                         "array is an OTF, not a PSF (see otf2psf)")
     return psf
 
