@@ -66,7 +66,21 @@ class Blur:
     ``scipy.signal.convolve2d(x, k, "valid")``). Non-circular modes are computed
     as linear convolutions on a zero-extended FFT grid of fast size, so they are
     exact, not approximations. The adjoint ``AT`` applies the conjugate OTF and
-    the adjoint of the padding (a scatter-add).
+    the adjoint of the padding (a scatter-add). The operator owns its data steps:
+    :meth:`prox_data`, :meth:`solve_normal`, :meth:`wiener`, :meth:`rl_update`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.physics import Blur
+    >>> A = Blur(np.ones((3, 3)) / 9, boundary="valid")
+    >>> x = np.random.default_rng(0).random((20, 24))
+    >>> A(x).shape, A.AT(A(x)).shape
+    ((18, 22), (20, 24))
+    >>> A.adjoint_test(x.shape) < 1e-12
+    True
+    >>> A.prox_data(x, A(x), 0.1).shape        # argmin 1/2|Ax - y|^2 + mu/2 |x - z|^2
+    (20, 24)
     """
 
     def __init__(self, psf: Any, boundary: str = "circular", *, ndim: int = 2,

@@ -95,6 +95,15 @@ def degrade(x: Any, psf: Any, *, boundary: str = "valid", noise: Any = None,
     The order is physical: blur in linear light, photon (Poisson) noise, read
     (Gaussian) noise, saturation at the full well, quantisation, then optional
     display encoding. Nothing is clipped unless saturation or quantisation is asked for.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.physics import degrade
+    >>> y, info = degrade(np.full((32, 32), 0.5), np.ones((5, 5)), boundary="valid",
+    ...                   noise=None)
+    >>> y.shape, info["boundary"]
+    ((28, 28), 'valid')
     """
     x = B.as_float(x, name="x")
     B.check_finite(x, "x")

@@ -173,6 +173,17 @@ class HQS:
     iteration : int
     info : dict
         Diagnostics of the last :meth:`run`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.solvers import HQS
+    >>> y = np.random.default_rng(0).random((32, 32))
+    >>> solver = HQS(y, np.ones((3, 3)) / 9, prior="tv", lam=1e-3).init()
+    >>> _ = solver.step(); solver.iteration
+    1
+    >>> solver.run().shape                     # the rest of the beta schedule
+    (32, 32)
     """
 
     def __init__(self, y: Any, psf: Any, *, prior: Any = "hyper_laplacian", alpha: float = 2 / 3,

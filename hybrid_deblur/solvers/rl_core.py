@@ -4,15 +4,8 @@ Plain, damped (White), weighted (bad pixels, the ``valid`` mask), read-out, TV (
 and Biggs–Andrews accelerated RL; :func:`~hybrid_deblur.solvers.richardson_lucy` and
 ``richardson_lucy_tv`` call it. One undamped, unweighted step equals
 :meth:`hybrid_deblur.physics.Blur.rl_update` of the ``boundary`` operator (tested); here it
-is fused with the mask and the acceleration (two FFT pairs per iteration).
-
-Examples
---------
->>> import numpy as np
->>> from hybrid_deblur.solvers import RichardsonLucy
->>> y = np.random.default_rng(0).random((40, 40)) + 0.1
->>> RichardsonLucy(y, np.ones((5, 5)) / 25).run().shape
-(40, 40)
+is fused with the mask and the acceleration (two FFT pairs per iteration); see the class
+Examples.
 """
 
 from __future__ import annotations
@@ -40,7 +33,6 @@ _STOPS = ("discrepancy", "change", "poisson_deviance")
 _TV_EPS = 1e-3  # smoothing of |grad x| in the TV term, relative to the mean intensity
 _DAMP_N = 10  # exponent of White's damping function (as in MATLAB deconvlucy)
 _SUBSAMPLE_FROM = 1 << 16  # grids with >= 256**2 pixels estimate alpha on a 1/16 subsample
-
 
 class RichardsonLucy:
     """Richardson–Lucy iterations as an ``init`` / ``step`` / ``run`` state machine.
@@ -85,6 +77,14 @@ class RichardsonLucy:
         Relative residual ``||y - A x|| / ||y||`` of the last evaluated point.
     info : dict
         Diagnostics of the last :meth:`run`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.solvers import RichardsonLucy
+    >>> rl = RichardsonLucy(np.full((16, 16), 0.5), np.ones((3, 3)) / 9).init()
+    >>> _ = rl.step(); rl.iteration
+    1
     """
 
     def __init__(self, y: Any, psf: Any, *, damping: Any = None, weights: Any = None,
