@@ -82,3 +82,18 @@ def test_rl_3d_gains_3db(psf3):
     assert psnr(xr, x) >= base + 3.0
     xw = wiener(y, psf3, ndim=3, boundary="circular")
     assert psnr(xw, x) > base + 1.0
+
+
+def test_rl_3d_automatic_stop_fires():
+    """The discrepancy rule works on (z, y, x) stacks (noise estimated on the 3-D data)."""
+    from hybrid_deblur.solvers import richardson_lucy
+
+    rng = np.random.default_rng(0)
+    x = phantom((16, 40, 40), n=6)
+    k = np.ones((3, 5, 5)) / 75
+    y = Blur(k, "valid", ndim=3)(x) + 0.01 * rng.standard_normal((14, 36, 36))
+    out, info = richardson_lucy(y, k, ndim=3, return_info=True)
+    assert info["stop_reason"] == "discrepancy" and 1 <= info["iterations"] < 200
+    assert out.shape == y.shape
+    _, info = richardson_lucy(y, k, ndim=3, stop="change", tol=1e-2, return_info=True)
+    assert info["stop_reason"] == "change"

@@ -25,7 +25,7 @@ from .. import backend as B
 from .blur import Blur
 from .noise import apply_noise
 
-__all__ = ["degrade", "encode_gamma", "crop_valid"]
+__all__ = ["crop_valid", "degrade", "encode_gamma"]
 
 
 def encode_gamma(x: Any, gamma: float | str):
