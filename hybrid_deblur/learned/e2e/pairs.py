@@ -102,7 +102,9 @@ class DevicePairs:
         self.device = torch.device(device)
         with ThreadPoolExecutor(max(1, int(workers))) as ex:
             imgs = list(ex.map(self.base.image, range(len(self.base.names))))
-        self.images = [torch.from_numpy(a).to(self.device) for a in imgs]
+        # on a GPU the sharp images are stored as float16 (half the memory; crops are cast to float32)
+        store = torch.float16 if self.device.type == "cuda" else torch.float32
+        self.images = [torch.from_numpy(a).to(self.device, dtype=store) for a in imgs]
         if kernels is None:
             kernels = kernel_pool(pool, seed=seed, workers=workers, **self.base.kopts)
         self.kernels = [torch.as_tensor(np.asarray(k, dtype=np.float32)) for k in kernels]

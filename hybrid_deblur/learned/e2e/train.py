@@ -118,8 +118,6 @@ def _load_cache(path: str):
 
 
 def _pairs(data: str, cfg: dict, device: str, workers: int, cache: str | None = None):
-    import torch
-
     from .pairs import DevicePairs
 
     d = dict(cfg["data"])
@@ -129,8 +127,6 @@ def _pairs(data: str, cfg: dict, device: str, workers: int, cache: str | None = 
         p = DevicePairs(images=imgs, kernels=ks, device=device, seed=int(cfg["train"]["seed"]), **d)
     else:
         p = DevicePairs(_folders(data), device=device, workers=workers, seed=int(cfg["train"]["seed"]), **d)
-    if p.images and torch.device(device).type == "cuda":
-        p.images = [im.half() for im in p.images]  # storage only; crops are cast to float32
     return p
 
 
