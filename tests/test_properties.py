@@ -247,6 +247,27 @@ def test_save_and_load_psf_valid_or_clear_error(tmp_path_factory, shape, kind, e
     _outcome("files", roundtrip, check)
 
 
+@settings(SETTINGS, max_examples=40)
+@given(ext=st.sampled_from([".png", ".jpg", ".tif", ".npy", ".bmp", ".mat", ".npz"]),
+       data=st.binary(min_size=0, max_size=300), keep=st.integers(0, 400),
+       reader=st.sampled_from(["imread", "load_psf"]))
+def test_corrupt_files_give_clear_errors(tmp_path_factory, ext, data, keep, reader):
+    """Random bytes, or a valid file cut short, never crash a reader with a raw exception."""
+    d = tmp_path_factory.mktemp("bad")
+    p = d / f"x{ext}"
+    if keep % 2 and ext not in (".mat", ".npz", ".bmp"):  # a truncated valid file
+        io.imwrite(p, np.random.default_rng(keep).random((12, 12)))
+        p.write_bytes(p.read_bytes()[: keep // 2])
+    else:
+        p.write_bytes(data)
+    fn = io.imread if reader == "imread" or ext in (".jpg", ".bmp") else psf.load_psf
+
+    def check(out):
+        assert np.all(np.isfinite(out))
+
+    _outcome("files", lambda: fn(p), check)
+
+
 # ----------------------------------------------------------------------------- CLI
 _num = st.floats(0, 15, allow_nan=False).map(lambda v: f"{v:.3g}")
 spec_value = st.one_of(_num, _num, st.sampled_from(["-3", "nan", "inf", "1e9", "x", "", "4,4",
