@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend as B
+from ..physics import Blur
 from ..psf.otf import otf2psf, psf2otf
 from . import _common as C
 
@@ -54,9 +55,11 @@ def blind_richardson_lucy(y: np.ndarray, ksize, *, iterations: int = 50, k0=None
     -----
     With :math:`\\hat y = k * x`, the multiplicative updates are
     :math:`k \\leftarrow k\\cdot(\\tilde x \\star (y/\\hat y))/\\sum x` restricted to the
-    support, then :math:`x \\leftarrow x\\cdot(\\tilde k \\star (y/\\hat y))` (Fish et al.
-    1995; Biggs & Andrews). The image is wrap-padded smoothly so the circular model
-    holds; only the frame of ``y`` enters the likelihood.
+    support (own step: a different problem, FFTs through ``backend``/``psf.otf``), then
+    the engine's masked RL image step :meth:`hybrid_deblur.physics.Blur.rl_update`,
+    :math:`x \\leftarrow x\\cdot A^T(w\\,y/Ax)/A^Tw` (Fish et al. 1995; Biggs & Andrews).
+    The image is wrap-padded smoothly so the circular model holds; only the frame of
+    ``y`` (mask :math:`w`) enters the likelihood.
     """
     H, W = y.shape
     kh, kw = ksize
@@ -80,11 +83,10 @@ def blind_richardson_lucy(y: np.ndarray, ksize, *, iterations: int = 50, k0=None
         corr = otf2psf(np.conj(X) * _F(ratio), (kh, kw), shape=shape) / max(x.sum(), eps)
         k = np.maximum(k * corr, 0)
         k /= max(k.sum(), eps)
-        Kf = psf2otf(k, shape)
-        est = np.maximum(_Fi(_F(x) * Kf, shape), eps)
-        ratio = mask * yp / est + (1 - mask)
-        x = np.maximum(x * _Fi(np.conj(Kf) * _F(ratio), shape), 0)
+        A = Blur(k, "circular", normalize=False)
+        est = np.maximum(np.asarray(A(x)), eps)
         energies.append(float((mask * (est - yp * np.log(est))).sum() / (H * W)))
+        x = np.maximum(np.asarray(A.rl_update(x, yp, weights=mask)), 0)  # the engine's RL step
         if callback is not None:
             callback({"iteration": it, "kernel": k, "latent": x[:H, :W]})
     k = C.clean_kernel(k, rel_threshold=0.0, min_mass=0.0)
