@@ -298,7 +298,7 @@ def save_psf(path: str | os.PathLike, psf: Any, *, orientation: str = "conv",
         elif suf in (".tif", ".tiff"):
             import tifffile
 
-            tifffile.imwrite(fh, a)
+            tifffile.imwrite(fh, a, photometric="minisblack")   # a stack is pages, never RGB
         else:
             import imageio.v3 as iio
 
