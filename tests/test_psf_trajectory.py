@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from hybrid_deblur.psf import centroid, linear_motion, random_trajectory, trajectory_motion
-from hybrid_deblur.psf.raster import splat as _rasterize, splat_reference as _rasterize_reference
+from hybrid_deblur.psf.raster import splat as _rasterize
+from hybrid_deblur.psf.raster import splat_reference as _rasterize_reference
 
 
 def test_numba_and_reference_rasterisers_agree():

@@ -32,8 +32,14 @@ from __future__ import annotations
 
 from .colour import REC709, linear_to_srgb, rgb_to_gray, srgb_to_linear
 from .read import READ_FORMATS, SAMPLE_IMAGES, image_bits, imread, sample_image, voxel_size
-from .write import (WRITE_FORMATS, atomic_save_json, atomic_write, clean_stale_temporaries, imwrite,
-                    matching_bits)
+from .write import (
+                    WRITE_FORMATS,
+                    atomic_save_json,
+                    atomic_write,
+                    clean_stale_temporaries,
+                    imwrite,
+                    matching_bits,
+)
 
 __all__ = [
     "READ_FORMATS",
