@@ -100,6 +100,10 @@ def _read_mat(path: Path, key: str | None) -> np.ndarray:
     return _pick(data, key, path)
 
 
+class _ColourPSF(ValueError):
+    """A colour image given as a PSF (raised as is, not as an unreadable file)."""
+
+
 def _read_image(path: Path, colour: str) -> np.ndarray:
     import imageio.v3 as iio
 
@@ -112,7 +116,7 @@ def _read_image(path: Path, colour: str) -> np.ndarray:
         elif colour == "average":
             a = a.astype(np.float64).mean(axis=-1)
         else:
-            raise ValueError(
+            raise _ColourPSF(
                 f"PSF file {str(path)!r} is a colour image (channels differ by up to "
                 f"{spread:g} counts); a PSF is one grey kernel. Convert it to grey, or pass "
                 "colour='average' to average the channels")
@@ -200,7 +204,7 @@ def load_psf(path: str | os.PathLike, *, orientation: str = "conv", key: str | N
                 a = a.astype(np.float64)
         else:
             a = _read_image(p, colour)
-    except (KeyError, FileNotFoundError):
+    except (KeyError, FileNotFoundError, _ColourPSF):
         raise
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, _MatReadError) as exc:
         # corrupt files raise library-specific errors; report them as one ValueError

@@ -275,6 +275,13 @@ def disk(radius: float, size: int | Sequence[int] | None = None, *, dtype=np.flo
         return delta(shape, dt)
     # a disk larger than the window's diagonal covers every pixel (and r * r may overflow)
     r = min(r, math.hypot(*shape) + 2.0)
+    step = float(np.finfo(dt).smallest_subnormal)
+    if dt.itemsize < 4 and 1.0 / (math.pi * r * r) < 64 * step:
+        # every pixel value would be a few subnormal steps (rounding errors > 1 %): refuse
+        # before computing millions of them (finish() checks the sum of the others)
+        raise ValueError(f"dtype {dt} cannot hold disk(radius={radius!r}): its pixel values "
+                         f"(~{1.0 / (math.pi * r * r):.3g}) are only a few of {dt}'s smallest "
+                         f"steps ({step:.3g}); use float32 or float64")
     yr = _offsets(shape[0])[:, None]
     xc = _offsets(shape[1])[None, :]
     A = _quadrant_area
