@@ -182,3 +182,22 @@ def test_cli_bad_spec_is_one_line_naming_the_key(tmp_path, capsys):
 def test_every_axis_has_a_default_and_a_unit():
     for (default, unit, meaning) in AXES.values():
         assert isinstance(default, float) and isinstance(unit, str) and meaning
+
+
+def test_failure_boundary_closes_failing_regions():
+    from matplotlib.figure import Figure
+
+    from hybrid_deblur.analysis.atlas_report import _boundary
+
+    def segments(data):
+        ax = Figure().add_subplot()
+        _boundary(ax, np.asarray(data, float), 0.0, color="k", style="solid")
+        return sorted(tuple(map(tuple, s)) for c in ax.collections for s in c.get_segments())
+
+    # one failing corner cell: two inner edges + two outer edges = a closed square
+    assert len(segments([[-1, 2, 3], [4, 5, 6]])) == 4
+    # a failing column: its 2 inner edges to the right + 4 outer edges; nothing to NaN cells
+    assert len(segments([[-1, 2, np.nan], [-3, 5, np.nan]])) == 6
+    assert segments([[1, 2], [3, np.nan]]) == []
+    # the edge between a failing and a passing cell sits half-way between their centres
+    assert ((0.5, -0.5), (0.5, 0.5)) in segments([[-1, 1]])

@@ -137,21 +137,51 @@ def _panel(ax, grid, xs, ys, *, cmap, centred, vmax, title, gi=None, gt=None, in
         if math.isfinite(v):
             ax.text(j, i, f"{v:.1f}" if abs(v) >= 1 or v == 0 else f"{v:.2f}", ha="center",
                     va="center", fontsize=6.5, color="black")
-    if grid.shape[0] >= 2 and grid.shape[1] >= 2:
-        X, Y = np.meshgrid(np.arange(grid.shape[1]), np.arange(grid.shape[0]))
-        for data, level, style, color in ((gi, 0.0, "solid", "black"), (gt, -gap_db, "dashed", "purple")):
-            if data is not None and np.isfinite(data).all() and data.min() < level < data.max():
-                ax.contour(X, Y, data, levels=[level], colors=color, linestyles=style, linewidths=1.6)
-        if ind is not None and np.isfinite(ind).all() and ind.max() >= 0.5:
-            import matplotlib
+    for data, level, style, color in ((gi, 0.0, "solid", "black"), (gt, -gap_db, "dashed", "purple")):
+        if data is not None:
+            _boundary(ax, data, level, color=color, style=style)
+    if ind is not None:
+        import matplotlib
+        from matplotlib.patches import Rectangle
 
-            with matplotlib.rc_context({"hatch.color": "0.45", "hatch.linewidth": 0.6}):
-                ax.contourf(X, Y, ind, levels=[0.5, 1.01], colors="none", hatches=["..."])
+        with matplotlib.rc_context({"hatch.color": "0.4", "hatch.linewidth": 0.6}):
+            for (i, j), v in np.ndenumerate(ind):
+                if math.isfinite(v) and v >= 0.5:
+                    ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=0, hatch="..."))
     ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs], fontsize=7)
     ax.set_yticks(range(len(ys)), [f"{v:g}" if v is not None else "" for v in ys], fontsize=7)
     if title:
         ax.set_title(title, fontsize=8)
     return im
+
+
+def _boundary(ax, data: np.ndarray, level: float, *, color: str, style: str) -> None:
+    """Draw the failure boundary on the cell grid: the edges between cells below ``level``
+    and cells above it (and the grid's outer edges of failing cells), so every failing
+    region is closed. Empty (NaN) cells draw nothing."""
+    fin = np.isfinite(data)
+    fail = fin & (np.where(fin, data, 0.0) < level)
+    ny, nx = data.shape
+    segs = []
+    for i in range(ny):
+        for j in range(nx):
+            if not fail[i, j]:
+                continue
+            for di, dj in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+                a, b = i + di, j + dj
+                inside = 0 <= a < ny and 0 <= b < nx
+                if inside and (fail[a, b] or not fin[a, b]):
+                    continue
+                if di == 0:  # vertical edge
+                    x = j + 0.5 * dj
+                    segs.append(((x, i - 0.5), (x, i + 0.5)))
+                else:
+                    yv = i + 0.5 * di
+                    segs.append(((j - 0.5, yv), (j + 0.5, yv)))
+    if segs:
+        from matplotlib.collections import LineCollection
+
+        ax.add_collection(LineCollection(segs, colors=color, linestyles=style, linewidths=2.0))
 
 
 def _figure(ncols, nrows, w=2.7, h=2.3):
@@ -160,7 +190,7 @@ def _figure(ncols, nrows, w=2.7, h=2.3):
 
     W, H = w * ncols + 1.6, h * nrows + 1.0
     fig = Figure(figsize=(W, H))
-    fig.subplots_adjust(left=0.75 / W, right=1 - 0.95 / W, bottom=0.75 / H, top=1 - 0.6 / H,
+    fig.subplots_adjust(left=0.75 / W, right=1 - 0.95 / W, bottom=0.75 / H, top=1 - 0.7 / H,
                         wspace=0.18, hspace=0.22)
     FigureCanvasAgg(fig)
     return fig
@@ -179,7 +209,7 @@ def _draw(rows, spec, methods, metrics, path, *, title, dpi=90):
     fs = list(spec.axes[facet]) if facet else [None]
     cells = [(m, k) for m in methods for k in metrics]
     fig = _figure(len(fs), len(cells))
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(title, fontsize=9, y=1 - 0.08 / fig.get_figheight(), va="top")
     for r_i, (m, k) in enumerate(cells):
         name, cmap, centred = METRICS[k]
         sub = [r for r in rows if r["method"] == m]
@@ -210,9 +240,10 @@ def _draw(rows, spec, methods, metrics, path, *, title, dpi=90):
         cb = fig.colorbar(im, cax=cax)
         cb.set_label(name, fontsize=7)
         cb.ax.tick_params(labelsize=6)
-    fig.text(0.5, 0.08 / fig.get_figheight(), "black line: falls below the blurred input · purple dashed: more than "
-                  f"{spec.fail_gap_db:g} dB below the true-kernel result\ndotted: parametric fit "
-                  "cannot tell motion from defocus (≥ half the images)", fontsize=6.5, ha="center")
+    fig.text(0.5, 0.08 / fig.get_figheight(), "black boundary: mean result below the blurred input · "
+             f"purple dashed: more than {spec.fail_gap_db:g} dB below the true-kernel result\n"
+             "dotted cells: parametric fit cannot tell motion from defocus (≥ half the images) · "
+             "blank: not run", fontsize=6.5, ha="center")
     return save_figure(fig, path, dpi=dpi)
 
 
