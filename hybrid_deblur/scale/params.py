@@ -221,7 +221,7 @@ def influence_radius(psf: Any, method: str, *, ndim: int | None = None, tol: flo
         from ..analysis.registry import get_method
 
         fn = get_method(method)
-        side = max(8 * kmax, 128)
+        side = max(8 * kmax, 128 if nd < 3 else 48)
         while True:
             n = side + (side % 2 == 0)
             delta = np.zeros((n,) * nd)
@@ -235,9 +235,11 @@ def influence_radius(psf: Any, method: str, *, ndim: int | None = None, tol: flo
             total = g.sum()
             c = n // 2
             # mass inside the Chebyshev ball of radius r, for every r
-            idx = np.indices(g.shape).reshape(nd, -1)
-            dist = np.abs(idx - c).max(axis=0)
-            inside = np.bincount(dist, weights=g.reshape(-1), minlength=c + 1).cumsum()
+            d1 = np.abs(np.arange(n, dtype=np.int32) - c)
+            dist = d1.reshape((-1,) + (1,) * (nd - 1))
+            for ax in range(1, nd):
+                dist = np.maximum(dist, d1.reshape((1,) * ax + (-1,) + (1,) * (nd - 1 - ax)))
+            inside = np.bincount(dist.reshape(-1), weights=g.reshape(-1), minlength=c + 1).cumsum()
             outside = total - inside
             ok = np.nonzero(outside <= tol * total)[0]
             if ok.size and ok[0] < c - rad or side >= max_radius:
