@@ -11,8 +11,9 @@ Sections
               that training never saw, ``valid`` blur, σ = 0.01), max |x - x_fp32| on it.
 ``lowlight``  Zero-DCE pre-step sweep: CBSD68 crops, low-light synthesis of
               :func:`hybrid_deblur.learned.zero_dce_train.low_light` at 10 … 3000 photons,
-              then UnrolledHQS deblurring with and without the pre-step (and with the
-              oracle exposure gain, for reference); PSNR in linear light on the valid region.
+              then deblurring (``--lowlight-method``, default Wiener with automatic NSR)
+              with and without the pre-step (and with the oracle exposure gain, for
+              reference); PSNR in linear light on the valid region.
 
 Variants: ``fp32`` (eager), ``fp32-inductor`` (same ``torch.compile`` + freezing as int8),
 ``int8`` (PT2E static int8 prior, Inductor; quality from the reference int8 graph),
@@ -152,7 +153,7 @@ def _Callable(fn):
     return Wrap()
 
 
-def variants(name: str, weights: Path, calib, threads: int, tmp: Path) -> dict:
+def variants(name: str, weights: Path, calib, threads: int, tmp: Path, compile_: bool = True) -> dict:
     """{variant: (model for quality, model for timing)} for a shipped hybrid model."""
     import torch
 
@@ -163,11 +164,13 @@ def variants(name: str, weights: Path, calib, threads: int, tmp: Path) -> dict:
     base = load_model(shipped_path(stem))
     attr = "prior" if name == "unrolled-hqs" else "refine"
     out = {"fp32": (base, base)}
-    out["fp32-inductor"] = (base, _with_prior(base, attr, Q.compile_fp32(getattr(base, attr))))
+    if compile_:
+        out["fp32-inductor"] = (base, _with_prior(base, attr, Q.compile_fp32(getattr(base, attr))))
     try:
         q = Q.quantize_static(getattr(base, attr),
                               Q.calibration_inputs(base, attr, calib, multiple=8), multiple=8)
-        out["int8"] = (_with_prior(base, attr, q), _with_prior(base, attr, q.compiled()))
+        out["int8"] = (_with_prior(base, attr, q),
+                       _with_prior(base, attr, q.compiled()) if compile_ else None)
     except Exception as exc:  # noqa: BLE001 - reported in the table
         out["int8"] = f"{type(exc).__name__}: {str(exc)[:200]}"
     try:
@@ -176,7 +179,12 @@ def variants(name: str, weights: Path, calib, threads: int, tmp: Path) -> dict:
     except Exception as exc:  # noqa: BLE001
         out["dyn-int8"] = f"{type(exc).__name__}: {str(exc)[:200]}"
     sep = weights / ("sep_hqs.pt" if name == "unrolled-hqs" else "sep_dw.pt")
-    if sep.exists():
+    if not sep.exists():  # the SVD-initialised variant before any fine-tuning
+        from hybrid_deblur.learned.deploy.grouped import separable_variant
+
+        m = separable_variant(base).eval()
+        out["separable-svd"] = (m, m)
+    else:
         from hybrid_deblur.learned.deploy.grouped import separable_variant
 
         blob = torch.load(sep, map_location="cpu", weights_only=True)
@@ -242,7 +250,8 @@ def time_variants(models: dict, size: int, repeats: int, k) -> dict:
     return {n: 1e3 * statistics.median(v) / mp for n, v in t.items()}
 
 
-def table(npz, weights: Path, n: int, size: int, repeats: int, threads: int) -> dict:
+def table(npz, weights: Path, n: int, size: int, repeats: int, threads: int,
+          models=("unrolled-hqs", "deep-wiener"), compile_: bool = True) -> dict:
     import torch
 
     from hybrid_deblur.learned.data import PairSampler
@@ -255,8 +264,8 @@ def table(npz, weights: Path, n: int, size: int, repeats: int, threads: int) -> 
     kt = cases[0][2]
     res = {}
     with tempfile.TemporaryDirectory() as td:
-        for name in ("unrolled-hqs", "deep-wiener"):
-            vs = variants(name, weights, calib, threads, Path(td))
+        for name in models:
+            vs = variants(name, weights, calib, threads, Path(td), compile_)
             rows = {}
             ref = None
             for v, mm in vs.items():
@@ -274,8 +283,8 @@ def table(npz, weights: Path, n: int, size: int, repeats: int, threads: int) -> 
                 rows[v] = {"params": params, "gmacs_per_mp": g[0] / (size * size / 1e6),
                            "fft_gmacs_per_mp": g[1] / (size * size / 1e6), **q}
                 print(f"{name:13s} {v:14s} {rows[v]['psnr']:.2f} dB", flush=True)
-            speed = time_variants({v: mm[1] for v, mm in vs.items() if not isinstance(mm, str)},
-                                  size, repeats, kt)
+            speed = time_variants({v: mm[1] for v, mm in vs.items()
+                                   if not isinstance(mm, str) and mm[1] is not None}, size, repeats, kt)
             for v, ms in speed.items():
                 rows[v]["ms_per_mp"] = ms
             res[name] = rows
@@ -285,17 +294,18 @@ def table(npz, weights: Path, n: int, size: int, repeats: int, threads: int) -> 
     return res
 
 
-def lowlight(npz, n: int, weights: Path, crop: int = 96) -> dict:
+def lowlight(npz, n: int, weights: Path, crop: int = 96, method: str = "wiener") -> dict:
     import torch
 
     from hybrid_deblur.io import srgb_to_linear
-    from hybrid_deblur.learned.inference import unrolled_hqs
     from hybrid_deblur.learned.zero_dce import enhance_low_light
     from hybrid_deblur.learned.zero_dce_train import FULL_WELL, low_light
     from hybrid_deblur.metrics import psnr
     from hybrid_deblur.physics.degrade import crop_valid
+    from hybrid_deblur.pipeline.deblurrer import Deblurrer
     from hybrid_deblur.psf import bank
 
+    deb = Deblurrer(method)
     kb = bank.load("camera_shake")
     imgs = _crops(npz, "cbsd68", n, crop)
     wz = weights / "zero_dce_rgb.pt"
@@ -315,7 +325,7 @@ def lowlight(npz, n: int, weights: Path, crop: int = 96) -> dict:
                    "zero-dce-nogate": enhance_low_light(ylin, gate=None, weights=wz),
                    "oracle-gain": ylin * (FULL_WELL / ph)}
             for key, v in ins.items():
-                xh = unrolled_hqs(v.astype(np.float32), k.astype(np.float32))
+                xh = np.asarray(deb.restore(v.astype(np.float32), k.astype(np.float32)))
                 acc[key].append(psnr(np.clip(xh, 0, 1), ref))
         out[str(ph)] = {k: float(np.mean(v)) for k, v in acc.items()}
         print(ph, {k: round(v, 2) for k, v in out[str(ph)].items()}, flush=True)
@@ -332,6 +342,10 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path("bench_out/deploy.json"))
+    ap.add_argument("--models", default="unrolled-hqs,deep-wiener")
+    ap.add_argument("--lowlight-method", default="wiener", help="deblurring method of the sweep")
+    ap.add_argument("--no-compile", action="store_true",
+                    help="skip torch.compile (fp32-inductor row, int8 timing): quality only for int8")
     a = ap.parse_args(argv)
     import torch
 
@@ -340,9 +354,10 @@ def main(argv=None) -> int:
     res = {"config": vars(a) | {"npz": str(a.npz), "weights": str(a.weights), "out": str(a.out)}}
     secs = a.sections.split(",")
     if "table" in secs:
-        res["table"] = table(npz, a.weights, a.n, a.size, a.repeats, a.threads)
+        res["table"] = table(npz, a.weights, a.n, a.size, a.repeats, a.threads,
+                             tuple(a.models.split(",")), not a.no_compile)
     if "lowlight" in secs:
-        res["lowlight"] = lowlight(npz, a.n, a.weights)
+        res["lowlight"] = lowlight(npz, a.n, a.weights, method=a.lowlight_method)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = a.out.with_suffix(".tmp")
     tmp.write_text(json.dumps(res, indent=1, default=str))
