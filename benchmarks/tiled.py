@@ -239,8 +239,9 @@ def part_big(a, rep):
     if not (src.exists() and open_input(str(src)).shape == (a.big, a.big)):
         print(f"  writing the {a.big}² input ...", flush=True)
         rep.setdefault("big_input_seconds", make_big(src, a.big, k))
-    lo = a.big // 2 - 2048
-    y_c = open_input(str(src))[lo:lo + 4096, lo:lo + 4096]
+    cs = min(4096, a.big)
+    lo = (a.big - cs) // 2
+    y_c = open_input(str(src))[lo:lo + cs, lo:lo + cs]
     rows = []
     for m in a.big_methods:
         user = {"num_iter": a.big_iters} if m in ("rl", "rl-tv") else {}
@@ -256,7 +257,10 @@ def part_big(a, rep):
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         peak_poll, cut = 0, False
         ps = psutil.Process(p.pid)
-        while p.poll() is None:
+        while True:   # wait4 (not Popen.poll) so that the child's own rusage comes back
+            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                break
             try:
                 peak_poll = max(peak_poll, ps.memory_info().rss)
             except psutil.Error:
@@ -264,9 +268,10 @@ def part_big(a, rep):
             if time.time() - t0 > a.big_budget:
                 p.kill()
                 cut = True
+                _, status, ru = os.wait4(p.pid, 0)
                 break
             time.sleep(0.5)
-        _, status, ru = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
         wall = time.time() - t0
         txt = prog.read_text() if prog.exists() else ""
         pct = [float(v) for v in __import__("re").findall(r"(\d+)% Completed", txt)]
@@ -279,8 +284,9 @@ def part_big(a, rep):
                "load_avg": os.getloadavg()[0]}
         if not cut and row["completed"]:
             mono = get_method(m)(y_c, k, **opts)               # whole-image solve of the crop
-            out = open_input(str(dst))[lo + 1024:lo + 3072, lo + 1024:lo + 3072]
-            ref = mono[1024:3072, 1024:3072]
+            q = cs // 4
+            out = open_input(str(dst))[lo + q:lo + cs - q, lo + q:lo + cs - q]
+            ref = mono[q:cs - q, q:cs - q]
             row["centre_vs_whole_crop_max_rel"] = float(np.abs(out.astype(np.float64) - ref).max()
                                                         / np.abs(ref).max())
         else:
