@@ -5,20 +5,14 @@ The notebook is written without outputs; ``tests/test_notebooks.py`` executes it
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _nbtools import Cells, build  # noqa: E402
 
-CELLS: list[tuple[str, str]] = []
-
-
-def md(text: str) -> None:
-    CELLS.append(("md", text.strip("\n")))
-
-
-def code(text: str) -> None:
-    CELLS.append(("code", text.strip("\n")))
+CELLS = Cells()
+md, code = CELLS.md, CELLS.code
 
 
 md(r"""
@@ -288,15 +282,5 @@ restoration? (2) Replace the Gaussian default channel spectra by your camera's m
 """)
 
 
-def build(path: Path) -> None:
-    cells = [new_markdown_cell(t) if kind == "md" else new_code_cell(t) for kind, t in CELLS]
-    nb = new_notebook(cells=cells, metadata={
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    })
-    nbformat.validate(nb)
-    path.write_text(nbformat.writes(nb), encoding="utf-8")
-
-
 if __name__ == "__main__":
-    build(Path(__file__).resolve().parent / "02_known_optics.ipynb")
+    build(CELLS, Path(__file__).resolve().parent / "02_known_optics.ipynb")
