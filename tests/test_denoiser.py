@@ -195,3 +195,24 @@ def test_shipped_denoiser_lowers_the_error_of_a_noisy_image():
                 err_in = float(((y - xc) ** 2).mean())
                 err_out = float(((net(y, s) - xc) ** 2).mean())
             assert err_out < 0.35 * err_in, (c, s, err_out / err_in)  # >= 4.5 dB better
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (DATA / "train400").is_dir(), reason="../shared/data not present")
+def test_a_briefly_trained_denoiser_lowers_the_error_of_a_noisy_image(tmp_path):
+    from hybrid_deblur.learned.train_denoiser import main
+    from hybrid_deblur.learned.weights import load_model
+    from hybrid_deblur.io import imread
+
+    assert main(_denoiser_args(tmp_path, "--steps", "40", "--lr", "2e-3", "--batch", "4",
+                               "--patch", "32", "--ckpt-every", "0", "--widths", "16", "32")) == 0
+    net = load_model(tmp_path / "drunet_gray.pt")  # sha256-checked export, float16 on disk
+    x = torch.from_numpy(imread(DATA / "bsd68" / sorted(p.name for p in (DATA / "bsd68").iterdir()
+                                                       if p.suffix == ".png")[0],
+                                gray=True, dtype=np.float32))[None, None]
+    g = torch.Generator().manual_seed(0)
+    for s, most in ((15 / 255, 0.9), (40 / 255, 0.7)):  # measured 0.77, 0.49
+        y = x + s * torch.randn(x.shape, generator=g)
+        with torch.no_grad():
+            ratio = float(((net(y, s) - x) ** 2).mean() / ((y - x) ** 2).mean())
+        assert ratio < most, (s, ratio)  # an unseen test image, after 40 steps on train400 crops

@@ -181,7 +181,10 @@ class DenoiserTrainer:
 
     def lr_factor(self, pos: float, start: float, end: float) -> float:
         t = (pos - start) / max(end - start, 1e-9)
-        warm = min(1.0, (pos - start + 1) / 50) if not self.a.minutes else min(1.0, (pos - start) / 10 + 0.02)
+        if self.a.minutes:  # 10 s warm-up
+            warm = min(1.0, (pos - start) / 10 + 0.02)
+        else:  # 50 steps, or a tenth of a short run
+            warm = min(1.0, (pos - start + 1) / max(1.0, min(50.0, 0.1 * (end - start))))
         return warm * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(max(t, 0.0), 1.0))))
 
     def autocast(self):
