@@ -345,13 +345,21 @@ def estimate_kernel(y, *, size=None, method: str = "auto", prior: str = "l0", mo
                  {"name": method, "family": method, "shape": list(k.shape), "evidence": e_k}]
         if guard and not m > margin:
             decision = "identity"
+        if guard and decision == "estimated" and max(k.shape) <= ev.tile:
+            from .select import tile_consistency
+
+            share, _ = tile_consistency(g, k, ev.sigma)
+            params["consistency"] = share
+            if share < 0.9:
+                decision = "identity"
         conf = confidence_from_margin(m, 0.05) if decision == "estimated" else \
             1.0 - confidence_from_margin(m, 0.05)
     warn = None
     if decision == "identity":
         k = np.ones((1, 1)) if (selected and auto) else _fit_to(np.ones((1, 1)), ksize)
         warn = ("no-harm guard: no kernel estimate was convincingly better than no blur "
-                f"(evidence margin {m:+.4f} <= {margin}); returning the identity kernel")
+                f"(evidence margin {m:+.4f}; needs > {margin} and a win on >= 90 % of the image "
+                "tiles); returning the identity kernel")
         warnings.warn(warn, NoBlurWarning, stacklevel=2)
     k = np.maximum(k, 0)
     k = k / k.sum()

@@ -11,7 +11,9 @@ result worse than its input), and a kernel and its 180° flip (equal evidence) b
 sparsity :math:`\\ell_1/\\ell_2` of the gradients of their HQS-TV restorations.
 
 No harm: the estimate is used only when its evidence beats the identity's by more
-than ``margin``; otherwise the identity is returned with ``decision="identity"``.
+than ``margin`` on the whole image *and* on at least ``min_consistency`` of its tiles
+(a spatially invariant blur explains every region; a directional texture or a failed
+estimate does not); otherwise the identity is returned with ``decision="identity"``.
 
 Examples
 --------
@@ -32,7 +34,7 @@ import numpy as np
 
 from .evidence import SpectralEvidence
 
-__all__ = ["FAMILIES", "confidence_from_margin", "kernel_extent", "select_kernel"]
+__all__ = ["FAMILIES", "confidence_from_margin", "kernel_extent", "select_kernel", "tile_consistency"]
 
 FAMILIES = ("identity", "parametric", "map", "learned")
 
@@ -102,7 +104,10 @@ def _parametric_candidates(g, ev: SpectralEvidence, cap: int) -> list[dict]:
     out = []
     m = P.estimate_motion(crop, max_length=lmax)
     a0, L0 = m["angle"], min(m["length"], lmax)
-    Ls = np.unique(np.clip(L0 * np.array([0.6, 0.75, 0.88, 1.0, 1.12, 1.25]), 1.0, lmax))
+    # the spectral fit can lock on a harmonic (the zeros of sinc(L f / 2) include those of
+    # sinc(L f)): 2x and 3x the fitted length are candidates too
+    Ls = np.unique(np.clip(np.concatenate([L0 * np.array([0.6, 0.75, 0.88, 1.0, 1.12, 1.25]),
+                                           [2 * L0, 3 * L0]]), 1.0, lmax))
     best = search(linear_motion, [(L, a) for L in Ls for a in (a0 - 2, a0, a0 + 2)])
     if best is not None:
         L1, a1 = best[2]
@@ -211,6 +216,28 @@ def _l1l2(y, k) -> float:
     return float((np.abs(gx).sum() + np.abs(gy).sum()) / np.sqrt((gx ** 2).sum() + (gy ** 2).sum() + 1e-30))
 
 
+def tile_consistency(y, k, sigma: float) -> tuple[float, int]:
+    """Share of image tiles on which ``k`` beats the identity (evidence), and the tile count.
+
+    A spatially invariant blur explains every region; a kernel that only fits some
+    texture (or a failed estimate) does not. Tiles are 128 px (256 px for kernels over
+    42 px), 50 % overlap; ``(1.0, 0)`` when fewer than 4 tiles fit.
+    """
+    from .evidence import tile_corners
+
+    t = 128 if max(np.shape(k)) <= 42 else 256
+    if min(y.shape) < t:
+        return 1.0, 0
+    corners = tile_corners(y.shape, t, 36)
+    if len(corners) < 4:
+        return 1.0, 0
+    wins = 0
+    for i, j in corners:
+        e = SpectralEvidence(y[i:i + t, j:j + t], sigma=sigma, tile=t, coarse=False)
+        wins += e.score(k) > e.score(np.ones((1, 1)))
+    return wins / len(corners), len(corners)
+
+
 def confidence_from_margin(margin: float, ambiguity: float) -> float:
     """Calibrated probability that the chosen kernel restores within 1 dB of the true one.
 
@@ -223,6 +250,7 @@ def confidence_from_margin(margin: float, ambiguity: float) -> float:
 
 def select_kernel(y, *, size=None, families=("identity", "parametric", "map", "learned"),
                   sigma: float | None = None, margin: float = 0.01, tie: float = 0.004,
+                  min_consistency: float = 0.9,
                   map_crop: int = 256, progress: bool = False, callback=None) -> tuple[np.ndarray, dict]:
     """Best kernel among the candidates, or the identity when none is convincing.
 
@@ -240,6 +268,9 @@ def select_kernel(y, *, size=None, families=("identity", "parametric", "map", "l
         Evidence (per frequency) a kernel must gain over the identity to be used.
     tie : float
         Candidates within ``tie`` of the best evidence count as tied; the smallest wins.
+    min_consistency : float
+        The chosen kernel must also beat the identity on this share of image tiles
+        (:func:`tile_consistency`), else the identity is returned.
     map_crop : int
         MAP runs on a central crop of at most this side.
     progress : bool
@@ -252,7 +283,8 @@ def select_kernel(y, *, size=None, families=("identity", "parametric", "map", "l
     psf : ndarray
         The chosen kernel (``(1, 1)`` identity when the guard declines).
     info : dict
-        ``decision``, ``confidence``, ``margin``, ``candidates`` (name, family, shape,
+        ``decision``, ``confidence``, ``margin``, ``consistency`` (share of tiles won),
+        ``tiles``, ``candidates`` (name, family, shape,
         evidence, params, seconds), ``chosen``, ``sigma``, ``notes``, ``cap``.
     """
     bad = [f for f in families if f not in FAMILIES]
@@ -309,6 +341,13 @@ def select_kernel(y, *, size=None, families=("identity", "parametric", "map", "l
               and _spread(c["kernel"]) > 1.5 * chosen["spread"] + 1]
     amb = chosen["evidence"] - max(others) if others else 0.05
     decision = "estimated" if (chosen["family"] != "identity" and m > margin) else "identity"
+    consistency, n_tiles = 1.0, 0
+    if decision == "estimated":
+        consistency, n_tiles = tile_consistency(g, chosen["kernel"], ev.sigma)
+        if consistency < min_consistency:
+            decision = "identity"
+            notes.append(f"{chosen['name']} beats the identity on only {consistency:.0%} of "
+                         f"{n_tiles} tiles (< {min_consistency:.0%}): not a spatially invariant blur")
     if decision == "identity":
         chosen = cands[0]
     conf = confidence_from_margin(m, amb) if decision == "estimated" else \
@@ -317,6 +356,7 @@ def select_kernel(y, *, size=None, families=("identity", "parametric", "map", "l
               "evidence": round(float(c["evidence"]), 6), "params": c["params"],
               "seconds": c.get("seconds", 0.0)} for c in cands]
     return chosen["kernel"], {"decision": decision, "confidence": conf, "margin": float(m),
+                              "consistency": float(consistency), "tiles": int(n_tiles),
                               "ambiguity": float(amb), "candidates": table, "chosen": chosen["name"],
                               "sigma": ev.sigma, "notes": notes, "cap": int(cap),
                               "kernels": {c["name"]: c["kernel"] for c in cands}}
