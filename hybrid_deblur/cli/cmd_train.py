@@ -6,6 +6,13 @@ Examples
 gray UnrolledHQS weights; ``--resume`` continues an interrupted run exactly;
 ``torchrun --nproc_per_node=2 -m hybrid_deblur.cli.main train --config ...`` trains
 data-parallel (gloo on CPU, NCCL on GPU).
+
+Training never writes into the package: the final weights go to the run folder (``--out``)
+under the config's ``[export]`` file name, or to ``--export PATH``; overwriting a shipped
+weight file needs ``--refresh-shipped``. Input paths in the config resolve against the
+config file. A damaged or foreign checkpoint is refused on ``--resume`` (exit status 2);
+a NaN/inf loss stops the run with exit status 3, keeping the last good checkpoint. The
+denoiser prior has its own trainer: ``python -m hybrid_deblur.learned.train_denoiser``.
 """
 
 from __future__ import annotations
