@@ -91,6 +91,7 @@ def test_rl_tiles_match_whole_image_within_0_02_db():
     assert _rel(xa, get_method("rl")(y, k, num_iter=15), h) > 1e-4
 
 
+@pytest.mark.slow
 def test_3d_stack_tiles_equal_whole_stack():
     g = [np.exp(-0.5 * (np.arange(n) - n // 2) ** 2 / s ** 2) for s, n in ((1.2, 5), (1.5, 7), (1.5, 7))]
     k = g[0][:, None, None] * g[1][None, :, None] * g[2][None, None, :]
