@@ -325,7 +325,8 @@ def lowlight(npz, n: int, weights: Path, crop: int = 96, method: str = "wiener")
                    "zero-dce-nogate": enhance_low_light(ylin, gate=None, weights=wz),
                    "oracle-gain": ylin * (FULL_WELL / ph)}
             for key, v in ins.items():
-                xh = np.asarray(deb.restore(v.astype(np.float32), k.astype(np.float32)))
+                xh = np.stack([np.asarray(deb.restore(c.astype(np.float32), k.astype(np.float32)))
+                               for c in v])  # channel by channel (σ estimated per channel)
                 acc[key].append(psnr(np.clip(xh, 0, 1), ref))
         out[str(ph)] = {k: float(np.mean(v)) for k, v in acc.items()}
         print(ph, {k: round(v, 2) for k, v in out[str(ph)].items()}, flush=True)
