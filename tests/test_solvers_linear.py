@@ -207,3 +207,15 @@ def test_smooth_periodic_pad_is_continuous_and_keeps_the_image():
         inner = np.abs(np.diff(ext, axis=ax)).max()
         wrap = np.abs(np.take(ext, 0, axis=ax) - np.take(ext, -1, axis=ax)).max()
         assert wrap <= inner + 1e-12
+
+
+@pytest.mark.parametrize("f", [wiener, tikhonov])
+def test_colour_image_with_one_psf_equals_channel_by_channel(f):
+    x = np.stack([_smooth_image((48, 52), seed=s) for s in range(3)])
+    k = np.ones((5, 5)) / 25
+    y = Blur(k, "valid")(x) + np.array([0.002, 0.01, 0.03])[:, None, None] * \
+        np.random.default_rng(0).standard_normal((3, 44, 48))
+    out = f(y, k)
+    assert out.shape == y.shape
+    for c in range(3):
+        np.testing.assert_allclose(out[c], f(y[c], k), atol=1e-6)

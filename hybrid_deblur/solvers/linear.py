@@ -209,7 +209,7 @@ def wiener(y: Any, psf: Any, *, nsr: Any = None, reg: str = "identity", noise_po
             x = Blur(psf, boundary, ndim=ndim, normalize=False).solve_normal(
                 y, reg="gradient", reg_weight=w, mu=w * eps)
         else:
-            wv = lead_column(w, H2, ndim) if np.ndim(w) else float(w)
+            wv = lead_column(w, ye, ndim) if np.ndim(w) else float(w)
             x = op.wiener(ye, wv * (frequency_power("gradient", geom.grid, H2) + eps),
                           reg_power=1.0)
     if not exact and boundary != "circular":
