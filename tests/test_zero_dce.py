@@ -116,3 +116,12 @@ def test_deblurrer_low_light_hook():
     assert np.array_equal(a, b)
     with pytest.raises(ValueError, match="low_light"):
         Deblurrer("wiener", low_light="retinex")
+
+
+def test_cli_deblur_low_light_flag(tmp_path):
+    from hybrid_deblur.cli.main import build_parser
+
+    args = build_parser().parse_args(["deblur", "in.png", "--psf", "k.npy", "-o", "o.png", "--low-light"])
+    assert args.low_light is True
+    args = build_parser().parse_args(["deblur", "in.png", "--psf", "k.npy", "-o", "o.png"])
+    assert args.low_light is False

@@ -27,6 +27,8 @@ def add_parser(sub):
     p.add_argument("--method", default="wiener", choices=sorted(METHODS),
                    help="restoration method (default wiener)")
     p.add_argument("--sigma", type=float, default=None, help="noise sigma (estimated if absent)")
+    p.add_argument("--low-light", action="store_true",  # low-light hook (issue 13)
+                   help="brighten an under-exposed image with Zero-DCE curves first")
     add_boundary_flag(p, "auto", extra=("auto",))
     add_io_flags(p)
     p.add_argument("-o", "--output", required=True, help="restored image (+ .json sidecar)")
@@ -47,7 +49,8 @@ def run(args) -> int:
         raise ValueError("--psf is required unless --blind is given")
     est_opts = {} if str(args.size) == "auto" else {"size": int(args.size)}
     d = Deblurrer(args.method, estimator=args.estimator if args.blind else None,
-                  boundary=args.boundary, progress=True, estimate_options=est_opts)
+                  boundary=args.boundary, progress=True, estimate_options=est_opts,
+                  low_light="zero-dce" if getattr(args, "low_light", False) else None)
     y = read_image(args.image, linear=args.linear, gray=args.gray)
     psf = None if args.blind else read_psf(args.psf, orientation=args.orientation)
     import warnings
