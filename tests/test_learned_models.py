@@ -111,7 +111,7 @@ def test_gray_model_restores_colour_channel_by_channel():
 
 
 def test_registry_and_input_errors():
-    with pytest.raises(ValueError, match="known models: 'deep-wiener', 'unrolled-hqs', 'unrolled-rl'"):
+    with pytest.raises(ValueError, match="known models: 'deep-wiener', 'drunet', 'unrolled-hqs', 'unrolled-rl'"):
         build_model("unet")
     net = build_model("unrolled-hqs", stages=1, **SMALL)
     y = torch.rand(1, 1, 20, 20)
