@@ -208,10 +208,11 @@ def _learned_candidates(g, notes: list) -> list[dict]:
 # ----------------------------------------------------------------------------- scoring
 def _l1l2(y, k) -> float:
     """Gradient sparsity of the HQS-TV restoration of a central crop (lower = sharper)."""
-    from ..solvers import hqs
+    from ..solvers import auto_parameters, hqs
 
     c = _center_crop(y, 256)
-    x = np.asarray(hqs(c, k, prior="tv"))
+    # explicit lam: every candidate (the identity too) restored with the same regularisation
+    x = np.asarray(hqs(c, k, prior="tv", lam=auto_parameters("hqs_tv", c)["lam"]))
     gx, gy = np.diff(x, axis=1), np.diff(x, axis=0)
     return float((np.abs(gx).sum() + np.abs(gy).sum()) / np.sqrt((gx ** 2).sum() + (gy ** 2).sum() + 1e-30))
 
