@@ -240,7 +240,7 @@ def auto_parameters(method: str, y: Any = None, *, sigma: Any = None, ndim: int 
         if y is None:
             raise ValueError("richardson_lucy_tv's automatic TV weight needs the observation y")
         m = float(abs(B.to_numpy(B.as_float(y))).mean())
-        out.update(tv=rl_tv_weight(_rms(s), m), stop="change", tol=2e-3, max_iter=150)
+        out.update(tv=rl_tv_weight(_rms(s), m), stop="change", tol=5e-4, max_iter=150)
     elif method in ("hqs_tv", "hqs_hl"):
         a = 1.0 if method == "hqs_tv" else (2.0 / 3.0 if alpha is None else float(alpha))
         out.update(alpha=a, lam=hqs_prior_weight(_rms(s), a))

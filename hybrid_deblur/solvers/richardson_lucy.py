@@ -137,7 +137,7 @@ def auto_tv_weight(y: Any, *, sigma: Any = None, ndim: int = 2) -> float:
 
 def richardson_lucy_tv(y: Any, psf: Any, num_iter: int | None = None, *, tv: Any = None,
                        sigma: Any = None, ndim: int = 2, stop: Any = "change",
-                       max_iter: int = 150, tol: float = 2e-3, **kw: Any):
+                       max_iter: int = 150, tol: float = 5e-4, **kw: Any):
     """Richardson–Lucy with a total-variation prior and an automatic TV weight.
 
     Same parameters as :func:`richardson_lucy`; ``tv=None`` sets the weight from the
@@ -147,8 +147,9 @@ def richardson_lucy_tv(y: Any, psf: Any, num_iter: int | None = None, *, tv: Any
     the best TV weight of the least-squares problem was measured to grow like
     :math:`\\sigma^{1.7}` (BSD68 x Levin kernels, valid blur, :math:`\\sigma`
     = 0.01 and 0.03). Because the prior regularises, the default stopping rule
-    is the relative change (``stop="change"``, ``tol=2e-3``, at most 150 iterations)
-    rather than the discrepancy principle.
+    is the relative change (``stop="change"``, ``tol=5e-4`` on the observed frame, at most
+    150 iterations; on Levin 2009 mat captures ``tol=2e-3`` stopped after 17-50 iterations,
+    0.3 to 2.5 dB lower) rather than the discrepancy principle.
 
     Examples
     --------
