@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import add_boundary_flag, add_io_flags, read_image, read_psf, write_image, write_json
+from ._common import add_boundary_flag, add_io_flags, read_image, write_image, write_json
 
 
 def add_parser(sub):
@@ -31,6 +31,9 @@ def add_parser(sub):
                    help="brighten an under-exposed image with Zero-DCE curves first")
     add_boundary_flag(p, "auto", extra=("auto",))
     add_io_flags(p)
+    # issue 14: --ndim, --allow-large-psf, PSF overrides
+    from ._deblur_checks import add_check_flags
+    add_check_flags(p)
     p.add_argument("-o", "--output", required=True, help="restored image (+ .json sidecar)")
     from .tiled_deblur import (
         add_tile_flags,  # scale (issue 15): --tile/--halo/--scheduler/--workers
@@ -48,11 +51,15 @@ def run(args) -> int:
     if not args.blind and not args.psf:
         raise ValueError("--psf is required unless --blind is given")
     est_opts = {} if str(args.size) == "auto" else {"size": int(args.size)}
+    # --- issue 14: inputs read and checked before any work (shapes, --ndim, PSF sanity) ---
+    from ._deblur_checks import load_checked_psf, resolve_ndim
+    y = read_image(args.image, linear=args.linear, gray=args.gray)
+    psf = None if args.blind else load_checked_psf(args)
+    ndim_opts = {"ndim": 3} if resolve_ndim(args, y, psf) == 3 else {}
+    # --- end issue 14 ---
     d = Deblurrer(args.method, estimator=args.estimator if args.blind else None,
                   boundary=args.boundary, progress=True, estimate_options=est_opts,
-                  low_light="zero-dce" if getattr(args, "low_light", False) else None)
-    y = read_image(args.image, linear=args.linear, gray=args.gray)
-    psf = None if args.blind else read_psf(args.psf, orientation=args.orientation)
+                  low_light="zero-dce" if getattr(args, "low_light", False) else None, **ndim_opts)
     import warnings
 
     with warnings.catch_warnings():
@@ -60,7 +67,7 @@ def run(args) -> int:
         x, rep = d.restore(y, psf, sigma=args.sigma, return_report=True)
     x = np.asarray(x)
     out = Path(args.output)
-    write_image(str(out), x, linear=args.linear)
+    write_image(str(out), x, linear=args.linear, like=args.image)  # issue 14: keep bit depth
     report = {"image": str(args.image), "psf": str(args.psf) if args.psf else "estimated",
               "method": args.method, "boundary": args.boundary, "sigma": args.sigma,
               "decision": rep["decision"], "seconds_estimate": round(rep["seconds_estimate"], 4),

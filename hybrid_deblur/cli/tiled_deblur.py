@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import read_psf, write_image, write_json
+from ._common import write_image, write_json
+from ._deblur_checks import load_checked_psf
 
 #: formats read and written tile by tile (others go through memory)
 LAZY = (".npy", ".tif", ".tiff", ".zarr")
@@ -48,7 +49,7 @@ def maybe_run_tiled(args) -> int | None:
             shape, dt = input_shape(args.image)
             if getattr(args, "gray", False) and len(shape) == 3:
                 shape = shape[1:]
-            k = read_psf(args.psf, orientation=args.orientation)
+            k = load_checked_psf(args)  # issue 14: CLI PSF overrides + one-line errors
             check_memory(shape, dt, method=args.method, psf_shape=k.shape,
                          boundary="auto" if args.boundary == "auto" else args.boundary,
                          what=f"{args.method} on {Path(args.image).name} ({'x'.join(map(str, shape))})")
@@ -59,7 +60,7 @@ def maybe_run_tiled(args) -> int | None:
     if args.tile < 16:
         raise ValueError(f"--tile must be >= 16 pixels, got {args.tile}")
     halo = args.halo if args.halo == "auto" else int(args.halo)
-    k = read_psf(args.psf, orientation=args.orientation)
+    k = load_checked_psf(args)  # issue 14: CLI PSF overrides + one-line errors
     src = Path(args.image)
     if src.suffix.lower() in LAZY:
         image = _lazy_input(args.image)
