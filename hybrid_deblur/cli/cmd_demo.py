@@ -27,6 +27,8 @@ def run(args) -> int:
     methods = None if args.methods is None else [m.strip() for m in args.methods.split(",") if m.strip()]
     summary = run_demo(args.out, image=args.image, methods=methods, blind=args.blind, size=args.size,
                        seed=args.seed)
+    if summary.get("note"):  # issue 14: colour turned to grey is said
+        print(f"note: {summary['note']}")
     b = summary["blurred"]
     print(f"{'method':<24} {'PSNR dB':>8} {'SSIM':>7} {'time s':>7}")
     print(f"{'blurred input':<24} {b['psnr']:>8.2f} {b['ssim']:>7.4f} {'':>7}")

@@ -33,13 +33,22 @@ def demo_problem(image: str = "camera", *, size: int | None = 384, motion=(17.0,
                  defocus: float = 3.0, sigma: float = 0.01, seed: int = 0):
     """Sharp image, PSF (linear motion ⊛ defocus disk) and its ``valid`` blurred, noisy observation."""
     from ..io import imread, sample_image
+    from ..io.read import SAMPLE_IMAGES
     from ..physics import crop_valid, degrade
     from ..psf import combine, disk, linear_motion
 
+    # --- issue 14: an image path or a sample name, checked before any work; grey, said ---
     p = Path(image)
-    x = imread(p, gray=True) if p.suffix and p.exists() else sample_image(image)
-    if x.ndim == 3:
+    if p.is_file():
+        x = imread(p)
+    elif str(image) in SAMPLE_IMAGES:
+        x = sample_image(str(image))
+    else:
+        raise ValueError(f"--image {image!r}: no such file, and not a sample image name "
+                         f"(samples: {', '.join(sorted(SAMPLE_IMAGES))})")
+    if x.ndim == 3:  # the demo runs on luminance; run_demo's summary and the CLI say so
         x = x.mean(axis=0)
+    # --- end issue 14 ---
     if size is not None and min(x.shape) > size:
         x = _center_crop(x, (size, size))
     psf = combine(linear_motion(motion[0], motion[1]), disk(defocus))
@@ -59,8 +68,8 @@ def run_demo(out: str | Path = "demo_out", *, image: str = "camera", methods: Se
     from .methods import available_methods
 
     out = Path(out)
+    _x, ref, psf, y, info = demo_problem(image, size=size, seed=seed)  # bad --image: nothing written
     out.mkdir(parents=True, exist_ok=True)
-    _x, ref, psf, y, info = demo_problem(image, size=size, seed=seed)
     methods = list(available_methods() if methods is None else methods)
     results: dict[str, dict] = {}
     images: dict[str, np.ndarray] = {}
@@ -101,13 +110,25 @@ def run_demo(out: str | Path = "demo_out", *, image: str = "camera", methods: Se
             results[label] = {"error": f"{type(exc).__name__}: {exc}"}
     yb = _center_crop(y, ref.shape)
     summary = {
-        "image": image, "degradation": info,
+        "image": image, "degradation": info, "note": _colour_note(image),  # issue 14
         "blurred": {"psnr": round(float(psnr(yb, ref)), 3), "ssim": round(float(ssim(yb, ref)), 4)},
         "results": results,
     }
     _figure(out / "demo.png", ref, y, kernels, images, results, summary["blurred"])
     atomic_save_json(out / "metrics.json", summary)
     return summary
+
+
+def _colour_note(image: str) -> str | None:
+    """Issue 14: say when a colour input was turned to grey (the demo runs on luminance)."""
+    from ..io import imread, sample_image
+
+    p = Path(image)
+    x = imread(p) if p.is_file() else sample_image(str(image))
+    if x.ndim == 3 and x.shape[0] > 1:
+        return (f"colour image {image!r} converted to grey (channel mean): the demo runs on "
+                "luminance; `hybrid-deblur deblur` keeps colour")
+    return None
 
 
 def _figure(path: Path, ref, y, kernels, images, results, blurred) -> None:
