@@ -3,7 +3,8 @@
 :func:`select_kernel` makes candidates — the identity ("no blur"), parametric fits
 (linear motion, defocus, motion ⊛ defocus, Gaussian; each refined by the evidence
 over its parameters), coarse-to-fine MAP at two sizes and the learned estimator when
-its weights are shipped — scores every one with the Gaussian-prior evidence
+its weights are shipped; a MAP run whose kernel explains < 10 % of the image's gradient
+energy is dropped) — scores every one with the Gaussian-prior evidence
 :class:`~hybrid_deblur.estimate.evidence.SpectralEvidence` (observed pixels only),
 and returns the best. Kernels whose evidence lies within ``tie`` of the best are
 resolved towards the *smaller* kernel (an over-sized kernel is what makes a blind
@@ -187,6 +188,8 @@ def _map_candidates(g, sizes, *, crop: int, progress: bool) -> list[dict]:
         if 2 * s + 8 > min(c.shape):
             continue
         k, info = map_estimate(c, (s, s), progress=progress)
+        if info.get("explained", 0.0) < 0.1:  # MAP's own fit failed: not a candidate
+            continue
         out.append({"name": f"map{s}", "family": "map", "kernel": k,
                     "params": {"size": int(s), "explained": info.get("explained", 0.0)}})
     return out
