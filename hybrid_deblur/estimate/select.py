@@ -154,15 +154,15 @@ def _parametric_candidates(g, ev: SpectralEvidence, cap: int) -> list[dict]:
     for L in Lg:
         for r in Rg:
             (KL, nL), (KR, nR) = k2("L", L), k2("R", r)
-            if (L == 0 and r == 0) or nL + nR - 1 > cap:
+            if (L == 0 and r == 0) or (0 < L < 2) or (0 < r < 1) or nL + nR - 1 > cap:
                 continue
             sc = ev.score_otf2(KL * KR, fast=True)
             if best is None or sc > best[0]:
                 best = (sc, (L, r))
     if best is not None:
         def md(L, r):  # motion + defocus at the motion angle
-            if L < 1 and r < 0.5:
-                raise ValueError("identity")
+            if (0 < L < 2) or (0 < r < 1) or (L == 0 and r == 0):
+                raise ValueError("sub-pixel parts are the prior's roll-off, not a blur")
             if L < 1:
                 return disk(r)
             if r < 0.5:
@@ -225,11 +225,14 @@ def tile_consistency(y, k, sigma: float) -> tuple[float, int]:
 
     A spatially invariant blur explains every region; a kernel that only fits some
     texture (or a failed estimate) does not. Tiles are 128 px (256 px for kernels over
-    42 px), 50 % overlap; ``(1.0, 0)`` when fewer than 4 tiles fit.
+    42 px; 64 px for kernels up to 15 px on images too small for four 128-px tiles),
+    50 % overlap; ``(1.0, 0)`` when fewer than 4 tiles fit.
     """
     from .evidence import tile_corners
 
     t = 128 if max(np.shape(k)) <= 42 else 256
+    if max(np.shape(k)) <= 15 and (min(y.shape) < t or len(tile_corners(y.shape, t, 36)) < 4):
+        t = 64  # small images: small tiles for small kernels
     if min(y.shape) < t:
         return 1.0, 0
     corners = tile_corners(y.shape, t, 36)
