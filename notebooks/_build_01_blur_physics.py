@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _nbtools import Cells, build  # noqa: E402
+from _nbtools import Cells, build
 
 CELLS = Cells()
 md, code = CELLS.md, CELLS.code
