@@ -78,6 +78,14 @@ def warn_suspicious_psf(psf: np.ndarray, ndim: int, image_shape, *, name: str) -
     Suspicious: the mass centroid more than a quarter of the kernel size (and 1 px) off the
     centre pixel ``k // 2`` (the result will be shifted), or a kernel larger than a quarter
     of the image on an axis.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> k = np.zeros((15, 15)); k[1:4, 1:4] = 1 / 9
+    >>> lines = warn_suspicious_psf(k, 2, (128, 128), name="k.npy")   # printed on stderr
+    >>> len(lines), "-5.0, -5.0 px" in lines[0]
+    (1, True)
     """
     k = np.asarray(psf, dtype=np.float64)
     k2 = k.reshape((-1,) + k.shape[-ndim:]).sum(axis=0)
