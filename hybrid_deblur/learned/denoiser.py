@@ -34,6 +34,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .layers import unet_forward
+
 __all__ = ["DRUNet", "noise_map", "SIGMA_MAX"]
 
 #: largest noise level the shipped denoisers were trained for (on the [0, 1] scale)
@@ -127,26 +129,7 @@ class DRUNet(nn.Module):
 
     def residual(self, inp: torch.Tensor) -> torch.Tensor:
         """The residual ``r`` of an input ``[x, σ map]`` of shape (B, C + 1, H, W)."""
-        h, w = inp.shape[-2:]
-        m = 2 ** self.levels
-        ph, pw = (-h) % m, (-w) % m
-        if ph or pw:
-            mode = "reflect" if min(h, w) > max(ph, pw) else "replicate"
-            inp = F.pad(inp, (0, pw, 0, ph), mode=mode)
-        f = F.pixel_unshuffle(inp, 2)
-        if f.device.type == "cpu":  # NHWC convolutions are faster on the CPU (oneDNN)
-            f = f.contiguous(memory_format=torch.channels_last)
-        f = self.head(f)
-        skips = []
-        for enc, down in zip(self.enc, self.down):
-            f = enc(f)
-            skips.append(f)
-            f = down(f)
-        f = self.body(f)
-        for up, dec in zip(self.up, self.dec):
-            f = dec(up(f) + skips.pop())
-        out = F.pixel_shuffle(self.tail(f), 2)
-        return out[..., :h, :w].contiguous()
+        return unet_forward(inp, self, self.body, nhwc=True)
 
     def forward(self, x: torch.Tensor, sigma: Any = 0.0) -> torch.Tensor:
         if not torch.is_tensor(x) or x.ndim != 4:

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["conv3", "ResBlock", "ResUNet", "MLP", "count_parameters"]
+__all__ = ["conv3", "ResBlock", "ResUNet", "MLP", "count_parameters", "unet_forward"]
 
 
 def conv3(cin: int, cout: int, *, bias: bool = True, padding_mode: str = "zeros") -> nn.Conv2d:
@@ -86,26 +86,7 @@ class ResUNet(nn.Module):
         nn.init.zeros_(self.tail.bias)
 
     def forward(self, x):
-        h, w = x.shape[-2:]
-        m = 2 ** self.levels
-        ph, pw = (-h) % m, (-w) % m
-        if ph or pw:
-            mode = "reflect" if min(h, w) > max(ph, pw) else "replicate"
-            x = F.pad(x, (0, pw, 0, ph), mode=mode)
-        f = F.pixel_unshuffle(x, 2)
-        if not self.training and f.device.type == "cpu":  # NHWC convolutions are faster on CPU
-            f = f.contiguous(memory_format=torch.channels_last)
-        f = self.head(f)
-        skips = []
-        for enc, down in zip(self.enc, self.down):
-            f = enc(f)
-            skips.append(f)
-            f = down(f)
-        f = self.mid(f)
-        for up, dec in zip(self.up, self.dec):
-            f = dec(up(f) + skips.pop())
-        out = F.pixel_shuffle(self.tail(f), 2)
-        return out[..., :h, :w].contiguous()
+        return unet_forward(x, self, self.mid, nhwc=not self.training)
 
 
 class MLP(nn.Module):
@@ -125,3 +106,34 @@ class MLP(nn.Module):
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def unet_forward(x, net: nn.Module, bottleneck: nn.Module, *, nhwc: bool = True):
+    """Forward pass shared by the pixel-unshuffled residual U-Nets (:class:`ResUNet`, DRUNet).
+
+    ``net`` provides ``levels``, ``head``, ``enc``, ``down``, ``up``, ``dec`` and ``tail``;
+    ``bottleneck`` is its middle stage. The input is padded (reflect, or replicate when it is
+    too small) to a multiple of ``2 ** levels``, 2×2 pixel-unshuffled, run through the U-Net with
+    additive skips, pixel-shuffled back and cropped to its own size. ``nhwc`` uses
+    channels-last convolutions on the CPU (faster with oneDNN).
+    """
+    h, w = x.shape[-2:]
+    m = 2 ** net.levels
+    ph, pw = (-h) % m, (-w) % m
+    if ph or pw:
+        mode = "reflect" if min(h, w) > max(ph, pw) else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    f = F.pixel_unshuffle(x, 2)
+    if nhwc and f.device.type == "cpu":
+        f = f.contiguous(memory_format=torch.channels_last)
+    f = net.head(f)
+    skips = []
+    for enc, down in zip(net.enc, net.down):
+        f = enc(f)
+        skips.append(f)
+        f = down(f)
+    f = bottleneck(f)
+    for up, dec in zip(net.up, net.dec):
+        f = dec(up(f) + skips.pop())
+    out = F.pixel_shuffle(net.tail(f), 2)
+    return out[..., :h, :w].contiguous()
