@@ -42,6 +42,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend as B
+from ..psf.otf import sample_frequencies
 
 __all__ = ["SpectralEvidence", "tile_corners"]
 
@@ -117,8 +118,8 @@ class SpectralEvidence:
             P += np.abs(B.rfftn(p)) ** 2
         P /= len(corners) * tile * tile
         self.tile, self.n_tiles = tile, len(corners)
-        fy = np.fft.fftfreq(tile)[:, None]
-        fx = np.fft.rfftfreq(tile)[None, :]
+        fy = sample_frequencies(tile)[:, None]
+        fx = sample_frequencies(tile, real=True)[None, :]
         w2 = fy ** 2 + fx ** 2
         # half spectrum (Hermitian symmetry): interior columns stand for two frequencies
         wt = np.full(w2.shape, 2.0)

@@ -35,6 +35,7 @@ import numpy as np
 from scipy import special
 
 from .. import backend as B
+from ..psf.otf import sample_frequencies
 from . import _common as C
 
 __all__ = [
@@ -75,8 +76,8 @@ def log_spectrum(y) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     y = C.as_gray(y)
     p = periodic_component(y - y.mean())
     P = np.abs(B.fftn(p)) ** 2
-    fy = np.fft.fftfreq(y.shape[0])[:, None] * np.ones((1, y.shape[1]))
-    fx = np.fft.fftfreq(y.shape[1])[None, :] * np.ones((y.shape[0], 1))
+    fy = sample_frequencies(y.shape[0])[:, None] * np.ones((1, y.shape[1]))
+    fx = sample_frequencies(y.shape[1])[None, :] * np.ones((y.shape[0], 1))
     # noise floor from the finest-scale residual (MAD of a Laplacian-like filter)
     d = (p[1:-1, 1:-1] * 4 - p[:-2, 1:-1] - p[2:, 1:-1] - p[1:-1, :-2] - p[1:-1, 2:]) / np.sqrt(20)
     sigma = 1.4826 * np.median(np.abs(d - np.median(d)))
