@@ -40,6 +40,7 @@ import torch
 from torch.nn import functional as F
 
 from .denoiser import SIGMA_MAX, DRUNet
+from .denoiser_data import ImageBank, KernelPool, add_noise, cpu_has_bf16
 from .train import TrainingDiverged, hardware
 from .weights import (WEIGHTS_DIR, _atomic_bytes, config_hash, load_checkpoint, save_checkpoint,
                       save_weights)
@@ -47,90 +48,6 @@ from .weights import (WEIGHTS_DIR, _atomic_bytes, config_hash, load_checkpoint, 
 __all__ = ["ImageBank", "DenoiserTrainer", "KernelPool", "add_noise", "main", "cpu_has_bf16"]
 
 VAL_SIGMAS = (5 / 255, 15 / 255, 25 / 255, 50 / 255)
-
-
-def cpu_has_bf16() -> bool:
-    """True when the CPU computes bf16 natively (AVX-512 BF16 or AMX)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read()
-        return "avx512_bf16" in flags or "amx_bf16" in flags
-    except OSError:  # pragma: no cover - non-Linux
-        return "AMX" in torch.backends.cpu.get_cpu_capability()
-
-
-class ImageBank:
-    """Training images held on the device; crops are a pure function of a generator.
-
-    ``channels=1``: train400 (gray) + cbsd432 luminance; ``channels=3``: cbsd432 colour +
-    train400 repeated to RGB (teaches neutral in, neutral out). Every ``val_every``-th file
-    is held out for validation.
-    """
-
-    def __init__(self, root: str | Path, channels: int, device, *, val_every: int = 33,
-                 limit: int | None = None):
-        from ..io import imread
-        from .data import list_images
-
-        root = Path(root)
-        files = list_images([root / "train400"]) + list_images([root / "cbsd432"])
-        if limit:
-            files = files[::max(1, len(files) // limit)][:limit]
-        self.train, self.val = [], []
-
-        def read(f):
-            a = imread(f, linear=True, gray=channels == 1, dtype=np.float32)
-            a = a[None] if a.ndim == 2 else a
-            return np.repeat(a[:1], channels, axis=0) if a.shape[0] != channels else a
-
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(8) as ex:
-            arrays = list(ex.map(read, files))
-        for i, a in enumerate(arrays):
-            t = torch.from_numpy(np.ascontiguousarray(a)).to(device=device, dtype=torch.float16)
-            (self.val if val_every and i % val_every == 0 else self.train).append(t)
-        if not self.train or not self.val:
-            raise OSError(f"too few training images under {str(root)!r} (need train400/ and cbsd432/)")
-        self.channels, self.device = channels, torch.device(device)
-
-    def crops(self, g: torch.Generator, n: int, patch: int, *, val: bool = False) -> torch.Tensor:
-        src = self.val if val else self.train
-        idx = torch.randint(len(src), (n,), generator=g).tolist()
-        out = []
-        for i in idx:
-            img = src[i]
-            h, w = img.shape[-2:]
-            if h < patch or w < patch:
-                img = F.pad(img[None].float(), (0, max(0, patch - w), 0, max(0, patch - h)),
-                            mode="reflect")[0]
-                h, w = img.shape[-2:]
-            y0 = int(torch.randint(h - patch + 1, (1,), generator=g))
-            x0 = int(torch.randint(w - patch + 1, (1,), generator=g))
-            c = img[:, y0:y0 + patch, x0:x0 + patch].float()
-            if not val:
-                c = torch.rot90(c, int(torch.randint(4, (1,), generator=g)), dims=(-2, -1))
-                if int(torch.randint(2, (1,), generator=g)):
-                    c = c.flip(-1)
-            out.append(c)
-        return torch.stack(out).contiguous(memory_format=torch.channels_last)
-
-
-def add_noise(x: torch.Tensor, g: torch.Generator, *, sigma_max: float = SIGMA_MAX,
-              p_poisson: float = 0.25, sigmas=None):
-    """Noisy ``x`` and its noise-level map: Gaussian σ ~ U[0, sigma_max] (or ``sigmas``), a
-    share ``p_poisson`` Poisson–Gaussian with peak ~ logU[20, 2000] photons (Gaussian
-    approximation, per-pixel std map). Draws come from ``g`` (a CPU generator)."""
-    b = x.shape[0]
-    s = (torch.rand(b, generator=g) * sigma_max if sigmas is None else
-         torch.as_tensor(sigmas, dtype=torch.float32).reshape(-1).expand(b))
-    pois = (torch.rand(b, generator=g) < p_poisson) if sigmas is None else torch.zeros(b, dtype=torch.bool)
-    peak = torch.exp(torch.empty(b).uniform_(math.log(20), math.log(2000), generator=g))
-    noise = torch.randn(x.shape, generator=g).to(x.device)
-    s, pois, peak = s.to(x.device), pois.to(x.device), peak.to(x.device)
-    var = s.reshape(-1, 1, 1, 1) ** 2 + pois.reshape(-1, 1, 1, 1) * x.clamp_min(0).mean(1, keepdim=True) / peak.reshape(-1, 1, 1, 1)
-    std = var.sqrt()
-    return x + std * noise, std
 
 
 def _psnr(out, ref):
@@ -432,40 +349,6 @@ def _ema(ema, model, d: float):
                 e.mul_(d).add_(v.detach(), alpha=1 - d)
             else:
                 e.copy_(v)
-
-
-def _one_kernel(seed: int) -> np.ndarray:
-    from ..psf import pad_psf
-    from .data import sample_kernel
-
-    k, _ = sample_kernel(np.random.default_rng([seed, 4242]), max_size=25, common_max=25, p_large=0.0)
-    return pad_psf(k, 25) if k.shape[-1] < 25 else k
-
-
-class KernelPool:
-    """``n`` random training kernels (25 x 25), generated in background processes.
-
-    Started before CUDA is initialised (the workers are forked) so that the pool is
-    ready when the fine-tune begins; :meth:`get` waits for it. Kernel ``i`` depends
-    only on ``(seed, i)``.
-    """
-
-    def __init__(self, n: int, *, seed: int = 0, workers: int = 1):
-        self.seeds = [seed * 100_000 + i for i in range(n)]
-        self.ex, self.futs, self._t = None, None, None
-        if workers > 1:
-            from concurrent.futures import ProcessPoolExecutor
-
-            self.ex = ProcessPoolExecutor(workers)
-            self.futs = self.ex.map(_one_kernel, self.seeds, chunksize=max(1, n // (4 * workers)))
-
-    def get(self) -> torch.Tensor:
-        if self._t is None:
-            ks = list(self.futs) if self.ex is not None else [_one_kernel(s) for s in self.seeds]
-            if self.ex is not None:
-                self.ex.shutdown()
-            self._t = torch.from_numpy(np.stack(ks).astype(np.float32))
-        return self._t
 
 
 def parser() -> argparse.ArgumentParser:
