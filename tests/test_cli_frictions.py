@@ -147,3 +147,17 @@ def test_demo_takes_an_image_path_and_says_when_colour_becomes_grey(tmp_path):
     np.testing.assert_allclose(x, np.mean(rgb, axis=0)[16:112, 16:112], atol=2e-3)   # 8-bit round trip
     assert "converted to grey" in _colour_note(str(tmp_path / "rgb.png"))
     assert _colour_note("camera") is None
+
+
+def test_non_finite_image_is_refused_naming_the_file(tmp_path, capsys):
+    # issue 16 item 10: the message names the file, not the library's internal ``y``
+    a = np.full((40, 40), 0.5)
+    a[3, 4] = np.nan
+    a[5, 6] = np.inf
+    np.save(tmp_path / "nan.npy", a)
+    np.save(tmp_path / "k.npy", P.gaussian(1.0, 5))
+    out = tmp_path / "o.npy"
+    code = main(["deblur", str(tmp_path / "nan.npy"), "--psf", str(tmp_path / "k.npy"), "-o", str(out)])
+    assert code == 2
+    _one_line_error(capsys, "nan.npy", "2 NaN or inf")
+    assert not out.exists() and not out.with_suffix(".json").exists()

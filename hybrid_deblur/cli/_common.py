@@ -23,9 +23,15 @@ def add_boundary_flag(p, default: str, extra: tuple[str, ...] = ()) -> None:
 
 
 def read_image(path: str, *, linear: bool = True, gray: bool = False) -> np.ndarray:
+    """Read an input image; a file with NaN/inf pixels is refused naming the file."""
     from ..io import imread
 
-    return imread(path, linear=linear, gray=gray)
+    img = imread(path, linear=linear, gray=gray)
+    if np.issubdtype(np.asarray(img).dtype, np.floating) and not np.all(np.isfinite(img)):
+        bad = int(np.size(img) - np.count_nonzero(np.isfinite(img)))
+        raise ValueError(f"image {str(path)!r} contains {bad} NaN or inf pixel(s); only finite "
+                         "values are accepted (mask or inpaint them first)")
+    return img
 
 
 def add_psf_flags(p) -> None:
