@@ -247,3 +247,16 @@ def test_levin_capture_kernel_similarity():
     ke, rep = estimate_kernel(y, method="map", guard=False)
     assert rep.size == (35, 35)
     assert kernel_similarity(ke, k) > 0.7
+
+
+def test_parametric_with_a_3px_size_does_not_crash_on_an_unblurred_image():
+    # regression: the motion length grid was empty for kernels too small for a 2-px motion
+    # (the atlas' no-blur cell with blind_size="true" raised "argmax of an empty sequence")
+    import warnings
+
+    y = np.random.default_rng(0).random((96, 96))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        k, rep = estimate_kernel(y, size=3, method="parametric")
+    assert k.shape == (3, 3) and np.all(np.isfinite(k)) and abs(float(k.sum()) - 1) < 1e-9
+    assert rep.decision == "identity"

@@ -203,7 +203,7 @@ def estimate_motion(y, *, max_length: float | None = None) -> dict:
     # candidate angles: the strongest local maxima of the stripe contrast
     loc = np.flatnonzero((sc >= np.roll(sc, 1)) & (sc >= np.roll(sc, -1)))
     cands = coarse[loc[np.argsort(sc[loc])[::-1][:4]]]
-    grid = np.arange(2.0, Lmax, 0.2)
+    grid = np.arange(2.0, max(Lmax, 2.1), 0.2)  # at least one length, even for 3-px kernels
     best = (-np.inf, 0.0, 0.0)
     for a0 in cands:
         for a in a0 + np.arange(-1.5, 1.51, 0.5):
