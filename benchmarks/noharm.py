@@ -122,7 +122,7 @@ def oracle(method, y, k, ref, info, level):
         for f in (0.25, 0.5, 2.0, 4.0):
             best = max(best, psnr(S.richardson_lucy_tv(y, k, tv=tv * f), ref))
     elif method in ("hqs_tv", "hqs_hl"):
-        lam = float(info["lam"])
+        lam = float(info["lam"]) or 1e-4  # sigma = 0 -> automatic lam 0 (solvers refuse 0)
         for f in (0.25, 0.5, 2.0, 4.0):
             best = max(best, psnr(getattr(S, method)(y, k, lam=lam * f), ref))
     return best
