@@ -51,7 +51,7 @@ import torch
 from . import losses as L
 from .e2e import build, count_parameters
 from .e2e.discriminators import build_discriminator
-from .train import hardware, rng_state, set_rng_state
+from .train import ema_model, hardware, rng_state, set_rng_state
 from .weights import _atomic_bytes, save_weights
 
 __all__ = ["GANTrainer", "TRAIN_DEFAULTS", "merge_config", "bf16_cpu"]
@@ -267,9 +267,7 @@ class GANTrainer:
 
     # ------------------------------------------------------------------ eval / export
     def ema_model(self) -> torch.nn.Module:
-        m = copy.deepcopy(self.model)
-        m.load_state_dict(self.ema)
-        return m.eval()
+        return ema_model(self.model, self.ema)
 
     @torch.no_grad()
     def validate(self) -> dict:

@@ -50,7 +50,14 @@ from .models import build_model
 from .weights import _atomic_bytes, config_hash, load_checkpoint, save_checkpoint, save_weights
 
 __all__ = ["train", "Trainer", "rng_state", "set_rng_state", "hardware", "resume_hash",
-           "TrainingDiverged"]
+           "TrainingDiverged", "ema_model"]
+
+def ema_model(model: torch.nn.Module, ema: dict) -> torch.nn.Module:
+    """A copy of ``model`` carrying the EMA weights ``ema``, in eval mode (for validation/export)."""
+    m = copy.deepcopy(model)
+    m.load_state_dict(ema)
+    return m.eval()
+
 
 #: [train] keys that a resumed run may change (length, logging, hardware)
 _RESUMABLE = {"steps", "max_minutes", "threads", "device", "out_dir", "log_every", "val_every",
@@ -226,9 +233,7 @@ class Trainer:
         return float(loss.detach())
 
     def ema_model(self) -> torch.nn.Module:
-        m = copy.deepcopy(self.model)
-        m.load_state_dict(self.ema)
-        return m.eval()
+        return ema_model(self.model, self.ema)
 
     @torch.no_grad()
     def validate(self) -> float:
