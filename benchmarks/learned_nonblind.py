@@ -83,7 +83,8 @@ def _restore(method: str, y, k, sigma):
     if method == "pnp-drunet/gray-per-channel":
         from hybrid_deblur.learned.pnp import get_denoiser
 
-        method, opts = "pnp-drunet", {"model": get_denoiser(1, weights=OPTIONS.get("pnp-drunet", {}).get("weights"))}
+        method, opts = "pnp-drunet", {"model": get_denoiser(1, weights=OPTIONS.get("pnp-drunet", {}).get("weights")),
+                                      "colour": "per-channel"}
     t0 = time.perf_counter()
     x = restore(y, k, method=method, boundary="auto", sigma=sigma, **opts)
     return np.asarray(x, dtype=np.float64), time.perf_counter() - t0

@@ -134,3 +134,69 @@ def test_unrolled_pnp_with_zero_corrections_is_the_engines_pnp_hqs():
     ref = HQS(y, k, prior=denoiser_prior(net.prior), mu_schedule=mu, sigma_schedule=sig,
               boundary="circular", x0=x0).run()
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-9)
+
+
+class _Spy(torch.nn.Module):
+    """Parameter-free 'denoiser' that records its input and returns ``x * gain``."""
+
+    channels = 1
+
+    def __init__(self, gain=1.0):
+        super().__init__()
+        self.seen, self.gain = [], gain
+
+    def forward(self, x, sigma):
+        self.seen.append((x.clone(), sigma))
+        return x * self.gain
+
+
+def test_opponent_colour_planes_are_an_orthonormal_round_trip():
+    from hybrid_deblur.learned.pnp import CHROMA_OFFSET, OPPONENT
+
+    v = np.random.default_rng(4).random((3, 16, 18))
+    spy = _Spy()
+    z = denoiser_prior(spy)(v, 0.03)  # gray model + RGB: opponent planes by default
+    np.testing.assert_allclose(z, v, rtol=0, atol=1e-12)  # identity denoiser -> exact round trip
+    (planes, s), = spy.seen
+    assert planes.shape == (3, 1, 16, 18) and s == 0.03  # orthonormal: the same sigma per plane
+    ref = np.einsum("ij,jhw->ihw", OPPONENT, v) + np.array([0, CHROMA_OFFSET, CHROMA_OFFSET])[:, None, None]
+    np.testing.assert_allclose(planes[:, 0].numpy(), ref, atol=1e-12)
+    np.testing.assert_allclose(planes[0, 0].numpy(), v.sum(0) / np.sqrt(3), atol=1e-12)
+    # a denoiser that scales its input: the offset is removed from the chroma planes again
+    z2 = denoiser_prior(_Spy(0.5))(v, 0.03)
+    back = np.einsum("ji,jhw->ihw", OPPONENT, 0.5 * ref - np.array([0, 0.5, 0.5])[:, None, None])
+    np.testing.assert_allclose(z2, back, atol=1e-12)
+    # per-channel: three gray planes as they are
+    spy = _Spy()
+    denoiser_prior(spy, colour="per-channel")(v, 0.03)
+    np.testing.assert_allclose(spy.seen[0][0][:, 0].numpy(), v, atol=0)
+
+
+def test_colour_modes_are_checked():
+    gray = denoiser_prior(_Spy())
+    with pytest.raises(ValueError, match="colour must be"):
+        denoiser_prior(_Spy(), colour="lab")(np.zeros((3, 8, 8)), 0.1)
+    with pytest.raises(ValueError, match="needs a 3-channel denoiser"):
+        denoiser_prior(_Spy(), colour="joint")(np.zeros((3, 8, 8)), 0.1)
+    with pytest.raises(ValueError, match="leading axis of 3"):
+        denoiser_prior(_Spy(), colour="opponent")(np.zeros((2, 8, 8)), 0.1)
+    assert gray(np.ones((2, 8, 8)), 0.1).shape == (2, 8, 8)  # not RGB: plane by plane
+
+
+@pytest.mark.skipif("drunet_gray" not in shipped_weights(), reason="no shipped denoiser")
+def test_gray_denoiser_on_opponent_planes_adds_less_false_colour_than_per_channel():
+    from hybrid_deblur.learned.data import synthetic_images
+    from hybrid_deblur.learned.pnp import get_denoiser
+
+    gray = synthetic_images(1, 96, seed=7)[0][0].astype(np.float64)
+    sharp = np.repeat(gray[None], 3, axis=0)  # a neutral scene
+    v = sharp + 15 / 255 * np.random.default_rng(5).standard_normal(sharp.shape)
+    net = get_denoiser(1)
+
+    def false_colour(a):
+        return float(np.abs(a - a.mean(0, keepdims=True)).mean())
+
+    zo = denoiser_prior(net, colour="opponent")(v, 15 / 255)
+    zp = denoiser_prior(net, colour="per-channel")(v, 15 / 255)
+    assert false_colour(zo) < 0.5 * false_colour(zp), (false_colour(zo), false_colour(zp))
+    assert _psnr(zo, sharp) > _psnr(zp, sharp), (_psnr(zo, sharp), _psnr(zp, sharp))

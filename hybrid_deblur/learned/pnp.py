@@ -28,7 +28,7 @@ import torch
 
 from .. import backend as B
 
-__all__ = ["denoiser_prior", "pnp_drunet", "get_denoiser", "SHIPPED_DENOISERS"]
+__all__ = ["denoiser_prior", "pnp_drunet", "get_denoiser", "SHIPPED_DENOISERS", "OPPONENT"]
 
 #: channels -> shipped weight stem
 SHIPPED_DENOISERS = {1: "drunet_gray", 3: "drunet_color"}
@@ -54,14 +54,52 @@ def get_denoiser(channels: int = 1, *, weights: Any = None) -> torch.nn.Module:
     return _load_cached(p, os.path.getmtime(p))
 
 
-def denoiser_prior(model: torch.nn.Module, *, device: Any = None, colour: bool | None = None
+#: orthonormal opponent colour transform (rows: luminance, red-blue, green-magenta); being
+#: orthonormal it keeps i.i.d. Gaussian noise i.i.d. with the same sigma in every plane
+OPPONENT = np.array([[1, 1, 1], [np.sqrt(1.5), 0, -np.sqrt(1.5)],
+                     [np.sqrt(0.5), -np.sqrt(2), np.sqrt(0.5)]]) / np.sqrt(3)
+#: the opponent chroma planes (values around 0) are shifted to mid-gray before a gray denoiser
+CHROMA_OFFSET = 0.5
+_COLOUR_MODES = ("joint", "opponent", "per-channel")
+
+
+def _colour_mode(colour: Any, mc: int, shape: tuple) -> str:
+    three = len(shape) >= 3 and shape[-3] == 3
+    if colour is None:
+        return ("joint" if mc == 3 else "opponent") if three else "per-channel"
+    mode = {True: "joint", False: "per-channel"}.get(colour, colour) if isinstance(colour, bool) else colour
+    if mode not in _COLOUR_MODES:
+        raise ValueError(f"colour must be None, True, False or one of {_COLOUR_MODES}, got {colour!r}")
+    if mode != "per-channel" and not three:
+        raise ValueError(f"colour={mode!r} needs an input with a leading axis of 3 (RGB), "
+                         f"got shape {shape}")
+    if mode == "joint" and mc != 3:
+        raise ValueError("colour='joint' needs a 3-channel denoiser; this one has "
+                         f"{mc} channel(s): use 'opponent' or 'per-channel'")
+    return mode
+
+
+def denoiser_prior(model: torch.nn.Module, *, device: Any = None, colour: Any = None
                    ) -> Callable[[Any, float], Any]:
     """Wrap a denoiser ``model(x, sigma)`` as the engine's z-step ``prior(v, sigma) -> z``.
 
     ``v`` is an array of shape (H, W) or (..., H, W) (NumPy or torch, any float dtype); the
-    result has ``v``'s kind, dtype and shape. With ``colour`` (default: the model has 3
-    channels and ``v`` has a leading axis of 3) the three planes are denoised jointly;
-    otherwise every plane is denoised alone (a colour model replicates it to gray RGB).
+    result has ``v``'s kind, dtype and shape.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The denoiser ``model(x, sigma)`` on (B, C, H, W) tensors.
+    device : str, optional
+        torch device of the denoiser (default: the input's; CPU for NumPy).
+    colour : {None, "joint", "opponent", "per-channel"} or bool
+        How a leading axis of 3 (RGB) is denoised. ``"joint"``: by a 3-channel model;
+        ``"opponent"``: a gray model on the planes of the orthonormal opponent transform
+        :data:`OPPONENT` (luminance + two chroma planes shifted by :data:`CHROMA_OFFSET`),
+        so the colour noise is removed where it lives instead of leaving per-channel
+        residues (false colour); ``"per-channel"``: every plane alone. Default: joint for a
+        colour model, opponent for a gray one, per-plane for other shapes. ``True`` /
+        ``False`` mean joint / per-channel.
 
     Examples
     --------
@@ -69,7 +107,7 @@ def denoiser_prior(model: torch.nn.Module, *, device: Any = None, colour: bool |
     >>> from hybrid_deblur.learned.denoiser import DRUNet
     >>> prior = denoiser_prior(DRUNet(1, widths=(8, 16), blocks=1))
     >>> v = np.random.default_rng(0).random((3, 20, 20))
-    >>> z = prior(v, 0.05)
+    >>> z = prior(v, 0.05)                 # gray model, RGB input: opponent planes
     >>> z.shape, z.dtype, bool(np.allclose(z, v, atol=1e-6))   # untrained = identity
     ((3, 20, 20), dtype('float64'), True)
     """
@@ -83,11 +121,19 @@ def denoiser_prior(model: torch.nn.Module, *, device: Any = None, colour: bool |
         t = v.detach() if is_t else torch.from_numpy(np.ascontiguousarray(B.to_numpy(v)))
         dev = torch.device(device) if device is not None else (t.device if is_t else torch.device("cpu"))
         shape = tuple(t.shape)
-        joint = (mc == 3 and len(shape) >= 3 and shape[-3] == 3) if colour is None else bool(colour)
-        c = 3 if joint else 1
-        tb = t.to(device=dev, dtype=mdtype or t.dtype).reshape(-1, c, *shape[-2:])
+        mode = _colour_mode(colour, mc, shape)
+        c = 3 if mode == "joint" else 1
+        tb = t.to(device=dev, dtype=mdtype or t.dtype)
         m = model.to(dev) if isinstance(model, torch.nn.Module) else model
-        out = m(tb, float(sigma))
+        if mode == "opponent":
+            tb = tb.reshape(-1, 3, *shape[-2:])
+            M = torch.as_tensor(OPPONENT, dtype=tb.dtype, device=dev)
+            shift = torch.tensor([0.0, CHROMA_OFFSET, CHROMA_OFFSET], dtype=tb.dtype, device=dev)
+            o = torch.einsum("ij,bjhw->bihw", M, tb) + shift[:, None, None]
+            o = m(o.reshape(-1, 1, *shape[-2:]), float(sigma)).reshape(-1, 3, *shape[-2:])
+            out = torch.einsum("ji,bjhw->bihw", M, o - shift[:, None, None])
+        else:
+            out = m(tb.reshape(-1, c, *shape[-2:]), float(sigma))
         out = out.reshape(shape)
         if is_t:
             return out.to(device=v.device, dtype=v.dtype)
@@ -98,14 +144,16 @@ def denoiser_prior(model: torch.nn.Module, *, device: Any = None, colour: bool |
 
 def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, num_iter: int = 8,
                lam: float = 0.23, weights: Any = None, model: Any = None, device: Any = None,
-               x0: Any = None, progress: bool = False, return_info: bool = False):
+               x0: Any = None, colour: Any = None, progress: bool = False,
+               return_info: bool = False):
     """Non-blind deblurring by plug-and-play HQS with the learned DRUNet denoiser (DPIR).
 
     Parameters
     ----------
     y : array (NumPy or torch), shape (H, W), (3, H, W) or (..., H, W)
-        Blurred, noisy image in linear light. A leading axis of 3 is treated as RGB and
-        denoised jointly by the colour denoiser (when shipped).
+        Blurred, noisy image in linear light. A leading axis of 3 is treated as RGB:
+        denoised jointly by the colour denoiser when one is shipped, otherwise by the gray
+        denoiser on opponent colour planes (see ``colour``).
     psf : array
         Blur kernel (one per channel allowed), centre at ``k // 2``, true convolution.
     boundary : {"auto", "valid", "circular", "reflect", "replicate", "zero"}
@@ -125,6 +173,9 @@ def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, n
         torch device of the denoiser (default: the input's; CPU for NumPy).
     x0 : array, optional
         Initial estimate (see :class:`~hybrid_deblur.solvers.HQS`).
+    colour : {None, "joint", "opponent", "per-channel"}, optional
+        How RGB planes are denoised (see :func:`denoiser_prior`; default: joint with a
+        colour model, opponent planes with a gray one).
     progress : bool
         Show a progress bar.
     return_info : bool
@@ -156,7 +207,8 @@ def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, n
         model = get_denoiser(3 if len(shape) >= 3 and shape[-3] == 3 else 1, weights=weights)
     if not callable(model):
         raise TypeError(f"model must be a denoiser module model(x, sigma), got {type(model).__name__}")
-    solver = HQS(y, psf, prior=denoiser_prior(model, device=device), sigma=sigma, lam=lam,
+    prior = denoiser_prior(model, device=device, colour=colour)
+    solver = HQS(y, psf, prior=prior, sigma=sigma, lam=lam,
                  num_iter=num_iter, boundary=boundary, x0=x0)
     x = solver.run(progress=progress)
     return (x, solver.info) if return_info else x
