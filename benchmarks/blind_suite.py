@@ -62,14 +62,23 @@ def kernels(quick: bool) -> list[tuple[str, str, np.ndarray]]:
     return out
 
 
-def images(data: Path, quick: bool):
-    """(name, gray image) crops: 256 x 256 (small/md) and 400 x 400 (large kernels)."""
+#: images used to develop the selection rules (never reported as suite results)
+TUNE_IMAGES = ("bsd68/test007.png", "bsd68/test030.png", "kodak24/kodim08.png")
+
+
+def images(data: Path, quick: bool, only: list[str] | None = None):
+    """(name, gray image) crops: 256 x 256 (small/md) and 400 x 400 (large kernels).
+
+    ``only``: explicit ``folder/file`` names instead of the suite's (e.g. :data:`TUNE_IMAGES`).
+    """
     from hybrid_deblur.io import imread
 
     names = [("bsd68", f"test{i:03d}.png") for i in (3, 10, 25, 40, 55, 61)] + \
             [("kodak24", f"kodim{i:02d}.png") for i in (1, 5, 13, 19, 23)]
     if quick:
         names = [names[1], names[4], names[8]]
+    if only:
+        names = [tuple(n.split("/", 1)) for n in only]
     out = []
     for folder, f in names:
         p = data / folder / f
@@ -178,6 +187,10 @@ def main(argv=None) -> int:
     ap.add_argument("--estimators", default="auto,parametric")
     ap.add_argument("--sigmas", default=None, help="comma list (default 0,0.005,0.01,0.02; quick 0.01)")
     ap.add_argument("--limit", type=int, default=None, help="stop after this many cases")
+    ap.add_argument("--images", default=None,
+                    help="comma list of folder/file names instead of the suite's; 'tune' = the "
+                         "development images (TUNE_IMAGES), never reported as suite results")
+    ap.add_argument("--kernels", default=None, help="comma list of kernel names (subset)")
     a = ap.parse_args(argv)
     data = Path(a.data)
     if not (data / "bsd68").is_dir():
@@ -185,8 +198,14 @@ def main(argv=None) -> int:
         return 0
     sig = [float(s) for s in (a.sigmas or ("0.01" if a.quick else "0,0.005,0.01,0.02")).split(",")]
     ests = [e.strip() for e in a.estimators.split(",") if e.strip()]
-    imgs = images(data, a.quick)
+    only = None
+    if a.images:
+        only = list(TUNE_IMAGES) if a.images == "tune" else [n.strip() for n in a.images.split(",")]
+    imgs = images(data, a.quick, only)
     ks = kernels(a.quick)
+    if a.kernels:
+        want = [n.strip() for n in a.kernels.split(",")]
+        ks = [t for t in ks if t[0] in want]
     rows, n = [], 0
     t0 = time.perf_counter()
     out = Path(a.out)

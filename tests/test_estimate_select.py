@@ -116,3 +116,57 @@ def test_confidence_is_monotone_and_bounded():
 def test_bad_families():
     with pytest.raises(ValueError, match="families"):
         select_kernel(np.zeros((64, 64)), families=("psychic",))
+
+
+def test_evidence_profile_is_the_maximum_over_the_amplitude():
+    """The Newton profile over log A equals a brute-force maximum on a fine grid."""
+    rng = np.random.default_rng(3)
+    x = gaussian_filter(rng.standard_normal((200, 200)), 2.0)
+    y = fftconvolve(x, disk(3), mode="valid") + 0.01 * rng.standard_normal((194, 194))
+    ev = SpectralEvidence(y, tile=128, coarse=False)
+    for k in (np.ones((1, 1)), disk(3), linear_motion(9, 20)):
+        s = ev.otf2(k) * ev.R[0.4] * ev.S[2.0]
+        def vals(ts):
+            M = np.exp(ts)[:, None] * s[None, :] + ev.sigma ** 2
+            return -((ev.P / M + np.log(M)) @ ev.wt)
+
+        ts = np.linspace(-25, 10, 3501)
+        t0 = ts[np.argmax(vals(ts))]
+        brute = vals(np.linspace(t0 - 0.02, t0 + 0.02, 4001)).max()
+        assert abs(ev._profile(s) - brute) < 1e-8
+
+
+def test_auto_candidates_are_centred_to_a_fraction_of_a_pixel():
+    """MAP candidates are sub-pixel centred (an off-centre kernel shifts the restoration)."""
+    from hybrid_deblur.estimate._common import center_kernel
+
+    k = np.zeros((15, 15))
+    k[5, 6:9] = (0.2, 0.5, 0.3)
+    k[6, 7:10] = (0.3, 0.4, 0.3)
+    k /= k.sum()  # centroid (5.5, 7.55)
+    yy, xx = np.mgrid[:15, :15]
+    whole = center_kernel(k)
+    assert max(abs((yy * whole).sum() - 7), abs((xx * whole).sum() - 7)) > 0.4  # a fraction left
+    c = center_kernel(k, subpixel=True)
+    assert c.min() >= 0 and abs(c.sum() - 1) < 1e-12
+    assert abs((yy * c).sum() - 7) < 0.1 and abs((xx * c).sum() - 7) < 0.1
+    assert (c > 0.01).sum() < 4 * (k > 0).sum()  # a shift, not a blur
+
+
+def test_learned_family_without_weights_does_not_import_torch(tmp_path):
+    """No shipped kernel-net weights: the learned family is skipped before torch is imported."""
+    import subprocess
+    import sys
+
+    from hybrid_deblur.estimate.core import estimator_available
+
+    ok, why = estimator_available("learned")
+    if ok:
+        pytest.skip("kernel-net weights are shipped")
+    assert "no shipped weights" in why
+    code = ("import sys, numpy as np\nfrom hybrid_deblur.estimate.select import select_kernel\n"
+            "k, info = select_kernel(np.random.default_rng(0).random((96, 96)), families=('identity', 'learned'))\n"
+            "print('torch' in sys.modules, info['notes'][0])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout
+    assert out.startswith("False learned estimator unavailable: no shipped weights")

