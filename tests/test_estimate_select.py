@@ -126,7 +126,8 @@ def test_evidence_profile_is_the_maximum_over_the_amplitude():
     ev = SpectralEvidence(y, tile=128, coarse=False)
     for k in (np.ones((1, 1)), disk(3), linear_motion(9, 20)):
         s = ev.otf2(k) * ev.R[0.4] * ev.S[2.0]
-        def vals(ts):
+
+        def vals(ts, s=s):
             M = np.exp(ts)[:, None] * s[None, :] + ev.sigma ** 2
             return -((ev.P / M + np.log(M)) @ ev.wt)
 
