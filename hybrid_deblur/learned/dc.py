@@ -129,9 +129,12 @@ class DataTerm:
         sig = np.broadcast_to(sig, tuple(int(v) for v in self.y.shape[:-2])).copy()
         if not self.masked:
             return wiener(self.y, self.psf, boundary="circular", sigma=sig)
-        x = wiener(self.y, self.psf, boundary="valid", sigma=sig)
-        extra = [(0, g - n) for g, n in zip(self.grid, x.shape[-2:])]
-        return pad(x, extra, "replicate") if any(e for _, e in extra) else x
+        # the fast FFT filter (one division, differentiable, exactly per channel), its
+        # observed frame edge-extended onto the grid
+        x = wiener(self.y, self.psf, boundary="extend", sigma=sig)
+        off = self.geom.y_offset
+        extra = [(o, g - o - n) for o, g, n in zip(off, self.grid, x.shape[-2:])]
+        return pad(x, extra, "replicate") if any(a or b for a, b in extra) else x
 
     def classical_init(self, sigma: torch.Tensor, method: str = "wiener") -> torch.Tensor:
         """Starting image on the grid from a classical solver (no gradient through it).

@@ -282,7 +282,11 @@ def solve_normal(op, y: Any, *, mu: Any = 0.0, z: Any = None, reg: str = "identi
         return B.irfftn(B.rfftn(r, axes=ax) / den, s=work, axes=ax)
 
     if x0_w is None:
-        x0_w = z_w if z_w is not None else precond(b)
+        # start from the observation itself (edge-extended onto the grid for ``valid``), not
+        # from the circular solve: with spectral zeros the latter carries huge boundary
+        # errors that CG removes only slowly, while every iterate from y stays near y
+        x0_w = z_w if z_w is not None else _start_from_y(op, y, ny, work, offs if
+                                                         op.boundary == "valid" else None)
     tol = default_tol(y.dtype) if tol is None else float(tol)
     maxiter = (300 if method == "cg" else 1) if maxiter is None else int(maxiter)
     if maxiter < 0:
@@ -294,43 +298,59 @@ def solve_normal(op, y: Any, *, mu: Any = 0.0, z: Any = None, reg: str = "identi
     return (x, info) if return_info else x
 
 
+def _start_from_y(op, y, ny, work, offs):
+    """``y`` as the CG start: itself for the padded models, edge-extended onto the grid
+    (the observed window at its offsets) for ``valid``."""
+    if offs is None:
+        return y + 0
+    from .boundary import pad
+    return pad(y, [(o, w - o - m) for o, w, m in zip(offs, work, ny)], "replicate")
+
+
 def _scalar(v):
     return float(v.detach().max()) if B.is_torch(v) else float(B.to_numpy(v).max())
 
 
 def _pcg(apply_M, b, precond, x, tol, maxiter, nd):
-    """Preconditioned conjugate gradients, one independent system per leading item."""
+    """Preconditioned conjugate gradients, one independent system per leading item.
+
+    Each item stops on its own (relative residual <= ``tol``, or no new best residual in
+    25 steps: the dtype's resolution), so a stack of images gives exactly what each image
+    gives alone.
+    """
     bn = _dot(b, b, nd) ** 0.5
     bn = _where(bn > 0, bn, bn * 0 + 1)
     r = b - apply_M(x)
-    res = _scalar(_dot(r, r, nd) ** 0.5 / bn)
-    if res <= tol or maxiter == 0:
-        return x, 0, res
+    resv = _dot(r, r, nd) ** 0.5 / bn
+    if _scalar(resv) <= tol or maxiter == 0:
+        return x, 0, _scalar(resv)
     zz = precond(r)
     p = zz
     rz = _dot(r, zz, nd)
     it = 0
-    best, since = res, 0
+    best, since = resv, resv * 0
+    active = resv > tol
     for it in range(1, maxiter + 1):
         Mp = apply_M(p)
         pMp = _dot(p, Mp, nd)
-        ok = pMp > 0
+        ok = (pMp > 0) & active
         a = _where(ok, rz / _where(ok, pMp, pMp * 0 + 1), pMp * 0)
         x = x + a * p
         r = r - a * Mp
-        res = _scalar(_dot(r, r, nd) ** 0.5 / bn)
-        if res <= tol:
-            break
-        best, since = (res, 0) if res < 0.5 * best else (best, since + 1)
-        if since >= 25:          # stagnation at the dtype's resolution
+        resv = _where(active, _dot(r, r, nd) ** 0.5 / bn, resv)
+        improved = resv < best
+        best = _where(improved, resv, best)
+        since = _where(improved, since * 0, since + 1)
+        active = active & (resv > tol) & (since < 25)
+        if not bool(B.to_numpy(active).any()):
             break
         zz = precond(r)
         rz_new = _dot(r, zz, nd)
         okr = rz > 0
         beta = _where(okr, rz_new / _where(okr, rz, rz * 0 + 1), rz * 0)
         p = zz + beta * p
-        rz = rz_new
-    return x, it, res
+        rz = _where(active, rz_new, rz)
+    return x, it, _scalar(resv)
 
 
 def _mm(apply_M, b, precond, x, tol, maxiter, nd):

@@ -12,8 +12,9 @@ method              automatic choice
 ==================  ==========================================================
 ``wiener``          frequency-dependent NSR :math:`N\sigma^2 / S(f)` from a
                     :math:`1/f^2` image model fitted to ``y`` (rule ``"model"``)
-``tikhonov``        ``lam`` :math:`= 50\,\sigma^2` (exact ``valid`` solve, Laplacian
-                    regulariser); GCV / discrepancy on the observed pixels on request
+``tikhonov``        ``lam`` minimising the MSE predicted by the same image model
+                    (exact ``valid`` solve, Laplacian regulariser; :math:`50\sigma^2`
+                    without a kernel); GCV / discrepancy on the observed pixels on request
 ``richardson_lucy`` discrepancy stop: mean squared residual on the observed
                     pixels reaches :math:`\sigma^2` (Poisson: deviance)
 ``richardson_lucy_tv``  TV weight :math:`2.5\,\sigma^{1.7}/\bar y`, change stop
@@ -23,7 +24,7 @@ method              automatic choice
 ==================  ==========================================================
 
 An estimated noise level is raised to a floor (:data:`NOISE_FLOOR`; Wiener:
-:data:`WIENER_NOISE_FLOOR`, and doubled up to :data:`WIENER_INFLATE_CAP`): real captures carry model error (kernel, alignment,
+:data:`WIENER_NOISE_FLOOR`): real captures carry model error (kernel, alignment,
 quantisation) that must be regularised too. A ``sigma`` given by the user is used as is.
 
 Examples
@@ -48,7 +49,6 @@ __all__ = [
     "AUTO_METHODS",
     "NOISE_FLOOR",
     "TIKHONOV_C",
-    "WIENER_INFLATE_CAP",
     "WIENER_NOISE_FLOOR",
     "auto_parameters",
     "check_sigma",
@@ -62,12 +62,9 @@ __all__ = [
 
 #: estimated noise levels below this are raised to it for the automatic parameters
 NOISE_FLOOR = 0.005
-#: Wiener: an estimated sigma is doubled up to WIENER_INFLATE_CAP and floored at
-#: WIENER_NOISE_FLOOR: the linear filter cannot suppress model-error artefacts adaptively, and
-#: its 1/f^2 model under-regularises by about that factor at low noise (noharm matrix:
-#: sigma 0.002 -> -1.1 dB with the estimate as is, -0.05 dB doubled; sigma 0 -> 0.0 dB at 0.002)
+#: Wiener: an estimated sigma is floored at WIENER_NOISE_FLOOR: real captures carry model
+#: error (kernel, quantisation) that a linear filter cannot suppress adaptively
 WIENER_NOISE_FLOOR = 0.002
-WIENER_INFLATE_CAP = 0.01
 
 #: method names understood by :func:`auto_parameters`
 AUTO_METHODS = ("wiener", "tikhonov", "richardson_lucy", "richardson_lucy_tv", "hqs_tv",
@@ -182,8 +179,9 @@ def dpir_schedule(sigma: float, steps: int = DPIR_STEPS, *, sigma_start: float =
 
 
 def auto_parameters(method: str, y: Any = None, *, sigma: Any = None, ndim: int = 2,
-                    alpha: float | None = None, noise: str = "gaussian") -> dict:
-    """Automatic parameters of ``method`` for the observation ``y`` (or a known ``sigma``).
+                    alpha: float | None = None, noise: str = "gaussian", psf: Any = None,
+                    reg: str = "laplacian") -> dict:
+    r"""Automatic parameters of ``method`` for the observation ``y`` (or a known ``sigma``).
 
     Parameters
     ----------
@@ -200,6 +198,12 @@ def auto_parameters(method: str, y: Any = None, *, sigma: Any = None, ndim: int 
         Hyper-Laplacian exponent for ``hqs_hl`` (default 2/3).
     noise : {"gaussian", "poisson"}
         Declared noise model (RL's discrepancy uses the Poisson deviance for "poisson").
+    psf : array, optional
+        The kernel: with ``y``, Tikhonov's ``lam`` minimises the MSE predicted by the image
+        model (:func:`~hybrid_deblur.solvers.image_model.tikhonov_risk_lam`); without it,
+        ``lam`` :math:`= 50\sigma^2`.
+    reg : str
+        Tikhonov's regulariser (for the predicted MSE).
 
     Returns
     -------
@@ -224,15 +228,19 @@ def auto_parameters(method: str, y: Any = None, *, sigma: Any = None, ndim: int 
         raise ValueError("auto_parameters needs the observation y or a noise level sigma")
     floor = WIENER_NOISE_FLOOR if method == "wiener" else NOISE_FLOOR
     s, source = resolve_sigma(y, sigma, ndim=ndim, floor=floor)
-    if method == "wiener" and source == "estimated":
-        s = np.maximum(s, np.minimum(2.0 * s, WIENER_INFLATE_CAP))
     out: dict = {"method": method, "sigma": s.tolist() if s.ndim else float(s),
                  "sigma_source": source}
     if method == "wiener":
         out["nsr_rule"] = "model"
     elif method == "tikhonov":
-        lam = TIKHONOV_C * np.asarray(s, dtype=np.float64) ** 2
-        out.update(lam_rule="c*sigma^2", lam=lam.tolist() if lam.ndim else float(lam))
+        if psf is not None and y is not None:
+            from .image_model import tikhonov_risk_lam
+
+            out.update(lam_rule="model-risk", lam=tikhonov_risk_lam(y, psf, s, reg=reg,
+                                                                   ndim=ndim))
+        else:
+            lam = TIKHONOV_C * np.asarray(s, dtype=np.float64) ** 2
+            out.update(lam_rule="c*sigma^2", lam=lam.tolist() if lam.ndim else float(lam))
     elif method == "richardson_lucy":
         out.update(stop="poisson_deviance" if noise == "poisson" else "discrepancy",
                    max_iter=200)
