@@ -202,8 +202,8 @@ def main(argv=None) -> int:
     if a.images:
         only = list(TUNE_IMAGES) if a.images == "tune" else [n.strip() for n in a.images.split(",")]
     imgs = images(data, a.quick, only)
-    ks = kernels(a.quick)
-    if a.kernels:
+    ks = kernels(a.quick and not a.kernels)
+    if a.kernels:  # a subset of the full list
         want = [n.strip() for n in a.kernels.split(",")]
         ks = [t for t in ks if t[0] in want]
     rows, n = [], 0

@@ -223,6 +223,28 @@ def _init_kernel(n: int) -> np.ndarray:
     return k
 
 
+def _explained(k, S, yp, mask, shape, max_shift: int = 2) -> float:
+    """Share of the gradient energy of ``y`` that ``k * S`` explains (best whole-pixel shift).
+
+    The kernel was re-centred after the latent ``S`` was computed, so ``k * S`` is
+    translated against ``y`` by the centring shift; without the shift search a good
+    kernel can explain "nothing" (a 27-px camera-shake estimate with similarity 0.94
+    scored 0 and was dropped).
+    """
+    FK = psf2otf(k, shape)
+    grads = [(_F(op(S)), op(yp)) for op in (_dx, _dy)]
+    den = sum(float(((mask * g) ** 2).sum()) for _, g in grads)
+    best = np.inf
+    for dy in range(-max_shift, max_shift + 1):
+        for dx in range(-max_shift, max_shift + 1):
+            num = 0.0
+            for FS, g in grads:
+                r = mask * (np.roll(_Fi(FK * FS, shape), (dy, dx), axis=(0, 1)) - g)
+                num += float((r * r).sum())
+            best = min(best, num)
+    return float(np.clip(1 - best / max(den, 1e-30), 0, 1))
+
+
 def map_estimate(y: np.ndarray, ksize, *, lam: float = 4e-3, lam_dark: float = 0.0,
                  gamma: float = 2.0, inner_iterations: int = 5, rel_threshold: float = 0.05,
                  grad_keep: float = 0.0, use_mask: bool = True, border: int = 3,
@@ -311,17 +333,7 @@ def map_estimate(y: np.ndarray, ksize, *, lam: float = 4e-3, lam_dark: float = 0
             k_new = estimate_psf_lsq(Bx, By, _dx(S), _dy(S), k.shape, gamma=refine_gamma,
                                      mask=mask if use_mask else None, k0=k)
         k = C.center_kernel(C.clean_kernel(k_new, rel_threshold=refine_threshold, min_mass=min_mass))
-    # share of the gradient energy of y explained at the finest level
-    Kn = psf2otf(k, shape)
-    FS = _F(S)
-    num = den = 0.0
-    for op in (_dx, _dy):
-        r = mask * (_Fi(Kn * _F(op(S)), shape) - op(yp))
-        g = mask * op(yp)
-        num += float((r * r).sum())
-        den += float((g * g).sum())
-    explained = float(np.clip(1 - num / max(den, 1e-30), 0, 1))
-    del FS
+    explained = _explained(k, S, yp, mask, shape)
     if (kh, kw) != k.shape:
         k = C.resize_kernel(k, (kh, kw)) if k.shape[0] != max(kh, kw) else k
         if k.shape != (kh, kw):
