@@ -95,6 +95,27 @@ def _denoiser_args(tmp_path, *extra):
             *extra]
 
 
+def test_add_noise_low_share_keeps_the_default_draws_and_spreads_low_levels():
+    from hybrid_deblur.learned.denoiser import SIGMA_MAX
+    from hybrid_deblur.learned.denoiser_data import LOW_SIGMA_MIN, add_noise
+
+    x = torch.full((4000, 1, 2, 2), 0.5)
+    y0, s0 = add_noise(x, torch.Generator().manual_seed(1), p_poisson=0.0)
+    y1, s1 = add_noise(x, torch.Generator().manual_seed(1), p_poisson=0.0, low_share=0.0)
+    assert torch.equal(y0, y1) and torch.equal(s0, s1)  # default law: same draws as before
+    _, su = add_noise(x, torch.Generator().manual_seed(2), p_poisson=0.0)
+    _, sl = add_noise(x, torch.Generator().manual_seed(2), p_poisson=0.0, low_share=1.0)
+    su, sl = su[:, 0, 0, 0], sl[:, 0, 0, 0]
+    assert float(sl.min()) >= LOW_SIGMA_MIN * 0.999 and float(sl.max()) <= SIGMA_MAX * 1.001
+    # log-uniform: log sigma has mean (log lo + log hi) / 2; under U[0, max] 5 % are < max / 20
+    mid = 0.5 * (math.log(LOW_SIGMA_MIN) + math.log(SIGMA_MAX))
+    assert abs(float(sl.log().mean()) - mid) < 0.1
+    low = 2.55 / 255
+    assert abs(float((su < low).float().mean()) - low / SIGMA_MAX) < 0.02
+    frac = (math.log(low) - math.log(LOW_SIGMA_MIN)) / (math.log(SIGMA_MAX) - math.log(LOW_SIGMA_MIN))
+    assert abs(float((sl < low).float().mean()) - frac) < 0.03  # 43 % instead of 5 %
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not (DATA / "train400").is_dir(), reason="../shared/data not present")
 def test_denoiser_trainer_resumes_exactly_and_refuses_a_damaged_checkpoint(tmp_path):

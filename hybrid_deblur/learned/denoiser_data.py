@@ -93,14 +93,25 @@ class ImageBank:
         return torch.stack(out).contiguous(memory_format=torch.channels_last)
 
 
+#: lower end of the log-uniform noise levels drawn for ``low_share`` (0.25/255)
+LOW_SIGMA_MIN = 0.25 / 255
+
+
 def add_noise(x: torch.Tensor, g: torch.Generator, *, sigma_max: float = SIGMA_MAX,
-              p_poisson: float = 0.25, sigmas=None):
+              p_poisson: float = 0.25, sigmas=None, low_share: float = 0.0):
     """Noisy ``x`` and its noise-level map: Gaussian σ ~ U[0, sigma_max] (or ``sigmas``), a
     share ``p_poisson`` Poisson–Gaussian with peak ~ logU[20, 2000] photons (Gaussian
-    approximation, per-pixel std map). Draws come from ``g`` (a CPU generator)."""
+    approximation, per-pixel std map). With ``low_share`` > 0 that share of the batch draws
+    σ log-uniformly in [:data:`LOW_SIGMA_MIN`, sigma_max] instead (the low levels that end a
+    plug-and-play schedule are rare under the uniform law: 5 % below 2.55/255). Draws come
+    from ``g`` (a CPU generator); ``low_share = 0`` draws exactly as before."""
     b = x.shape[0]
     s = (torch.rand(b, generator=g) * sigma_max if sigmas is None else
          torch.as_tensor(sigmas, dtype=torch.float32).reshape(-1).expand(b))
+    if sigmas is None and low_share > 0:
+        u, pick = torch.rand(b, generator=g), torch.rand(b, generator=g) < low_share
+        lo, hi = math.log(LOW_SIGMA_MIN), math.log(sigma_max)
+        s = torch.where(pick, torch.exp(lo + (hi - lo) * u), s)
     pois = (torch.rand(b, generator=g) < p_poisson) if sigmas is None else torch.zeros(b, dtype=torch.bool)
     peak = torch.exp(torch.empty(b).uniform_(math.log(20), math.log(2000), generator=g))
     noise = torch.randn(x.shape, generator=g).to(x.device)

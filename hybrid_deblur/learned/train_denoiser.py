@@ -71,6 +71,10 @@ class DenoiserTrainer:
                     "finetune_share": args.finetune_share, "stages": args.stages,
                     "ft_patch": args.ft_patch, "ft_batch": args.ft_batch, "ft_lr": args.ft_lr,
                     "sigma_max": SIGMA_MAX, "p_poisson": 0.25, "precision": prec}
+        if args.low_sigma_share:  # only when used: older configurations keep their hash
+            self.cfg["low_sigma_share"] = args.low_sigma_share
+        if args.init:
+            self.cfg["init"] = str(args.init)
         self.hash = config_hash(self.cfg)
         self.out = Path(args.out)
         self.chans = [1, 3] if args.channels == "both" else [int(args.channels)]
@@ -79,6 +83,15 @@ class DenoiserTrainer:
                        for c in self.chans}
         self.opts = {c: torch.optim.AdamW(m.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.99))
                      for c, m in self.models.items()}
+        if args.init:  # start from earlier weights (e.g. a run continued with another recipe)
+            from .weights import load_model
+
+            init = load_model(args.init)
+            for c, m in self.models.items():
+                if init.config != m.config:
+                    raise ValueError(f"--init {str(args.init)!r} holds a {init.config} model; this "
+                                     f"run trains {m.config}")
+                m.load_state_dict(init.state_dict())
         self.ema = {c: copy.deepcopy(m).eval() for c, m in self.models.items()}
         self.step, self.ft_step, self.elapsed = 0, 0, 0.0
         self.rows: list[dict] = []
@@ -118,7 +131,7 @@ class DenoiserTrainer:
         for c, m in self.models.items():
             g = self.gen(self.step, c)
             x = self.banks[c].crops(g, self.a.batch, self.a.patch)
-            y, std = add_noise(x, g)
+            y, std = add_noise(x, g, low_share=self.a.low_sigma_share)
             for pg in self.opts[c].param_groups:
                 pg["lr"] = self.a.lr * f
             m.train()
@@ -319,7 +332,11 @@ class DenoiserTrainer:
         recipe = {"config": self.cfg, "config_hash": self.hash, "steps_denoiser": self.step,
                   "steps_finetune": self.ft_step, "minutes": round(self.elapsed / 60, 2),
                   "hardware": hardware(self.dev), "data": str(self.a.data),
-                  "noise": "Gaussian sigma~U[0,50/255]; 25% Poisson-Gaussian (peak logU[20,2000]); linear light",
+                  "noise": "Gaussian sigma~U[0,50/255]" + (
+                      f" ({self.a.low_sigma_share:.0%} of samples logU[0.25,50]/255)"
+                      if self.a.low_sigma_share else "")
+                  + "; 25% Poisson-Gaussian (peak logU[20,2000]); linear light",
+                  "init": str(self.a.init) if self.a.init else None,
                   "validation": "8 held-out train400/cbsd432 crops 96^2 (every 33rd file) at sigma 5/15/25/50 /255",
                   "reproduce": " ".join(["python -m hybrid_deblur.learned.train_denoiser"] + sys.argv[1:])}
         cards = {}
@@ -369,6 +386,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--patch", type=int, default=None, help="crop side (default 128 GPU, 64 CPU)")
     p.add_argument("--batch", type=int, default=None, help="batch (default 32 GPU, 8 CPU)")
     p.add_argument("--lr", type=float, default=4e-4)
+    p.add_argument("--low-sigma-share", type=float, default=0.0,
+                   help="share of the batch with noise levels log-uniform in [0.25, 50]/255")
+    p.add_argument("--init", default=None, metavar="WEIGHTS",
+                   help="start from these denoiser weights (a drunet_*.pt of an earlier run)")
     p.add_argument("--finetune-share", type=float, default=0.0,
                    help="share of the budget spent fine-tuning the gray UnrolledHQS on valid blur")
     p.add_argument("--stages", type=int, default=6, help="UnrolledHQS stages for the fine-tune")
@@ -406,6 +427,9 @@ def main(argv=None) -> int:
     a.workers = a.workers or min(8, os.cpu_count() or 1)
     if a.minutes < 0 or (a.minutes == 0 and a.steps < 1):
         print(f"error: --minutes must be >= 0 and --steps >= 1, got {a.minutes}, {a.steps}", file=sys.stderr)
+        return 2
+    if not 0 <= a.low_sigma_share <= 1:
+        print(f"error: --low-sigma-share must be in [0, 1], got {a.low_sigma_share}", file=sys.stderr)
         return 2
     if not 0 <= a.finetune_share < 1:
         print(f"error: --finetune-share must be in [0, 1), got {a.finetune_share}", file=sys.stderr)
