@@ -252,9 +252,11 @@ def map_estimate(y: np.ndarray, ksize, *, lam: float = 4e-3, lam_dark: float = 0
                  refine: int = 0, refine_gamma: float = 1.0, refine_lam: float = 3000.0,
                  refine_threshold: float = 0.05, refine_domain: str = "gradient",
                  final_iterations: int | None = None, lam_floor: float = 1e-4,
-                 callback=None, progress: bool = False):
+                 cg_iterations: int = 20, callback=None, progress: bool = False):
     """Coarse-to-fine MAP estimate of the kernel of a grey image ``y`` (NumPy, (H, W)).
 
+    ``final_iterations`` alternations at full resolution (default ``inner_iterations``),
+    ``cg_iterations`` conjugate-gradient steps per kernel update (warm-started).
     Returns ``(kernel, info)`` with ``info = {"scales": [...]}`` (size, iterations, energies).
     """
     H, W = y.shape
@@ -302,7 +304,7 @@ def map_estimate(y: np.ndarray, ksize, *, lam: float = 4e-3, lam_dark: float = 0
             Sx, Sy, threshold = _select_gradients(S, ks, threshold, grad_keep)
             threshold /= 1.1
             k_new = estimate_psf_lsq(Bx, By, Sx, Sy, (ks, ks), gamma=gamma,
-                                     mask=mask if use_mask else None, k0=k)
+                                     mask=mask if use_mask else None, k0=k, iterations=cg_iterations)
             k = C.clean_kernel(k_new, rel_threshold=iter_threshold, min_mass=min_mass)
             # data energy on gradients (diagnostic)
             Kn = psf2otf(k, shape)
