@@ -200,3 +200,54 @@ def test_gray_denoiser_on_opponent_planes_adds_less_false_colour_than_per_channe
     zp = denoiser_prior(net, colour="per-channel")(v, 15 / 255)
     assert false_colour(zo) < 0.5 * false_colour(zp), (false_colour(zo), false_colour(zp))
     assert _psnr(zo, sharp) > _psnr(zp, sharp), (_psnr(zo, sharp), _psnr(zp, sharp))
+
+
+def test_mc_sure_matches_the_closed_form_divergence_of_a_linear_smoother():
+    from scipy.ndimage import uniform_filter
+
+    from hybrid_deblur.learned.pnp import mc_sure
+
+    rng = np.random.default_rng(6)
+    x = np.clip(_scene(256) + 0.1 * np.sin(np.arange(256) / 3)[None], 0, 1)
+    s = 0.05
+    y = x + s * rng.standard_normal(x.shape)
+    f = lambda v: uniform_filter(v, 3, mode="wrap")  # noqa: E731 - div = N / 9 exactly
+    fy = f(y)
+    closed = np.mean((fy - y) ** 2) - s ** 2 + 2 * s ** 2 / 9  # SURE with the exact divergence
+    est = mc_sure(f, y, s, fy=fy)
+    assert abs(est - closed) < 0.06 * 2 * s ** 2 / 9  # MC divergence within 6 % (3.5 std)
+    assert abs(est - np.mean((fy - x) ** 2)) < 0.05 * np.mean((fy - x) ** 2)  # = the true MSE
+    with pytest.raises(ValueError, match="sigma must be > 0"):
+        mc_sure(f, y, 0.0)
+
+
+class _Blurry(torch.nn.Module):
+    """A harmful 'denoiser': a strong Gaussian blur whatever the noise level."""
+
+    channels = 1
+
+    def forward(self, x, sigma):
+        from scipy.ndimage import gaussian_filter
+
+        a = x.detach().cpu().numpy()
+        return torch.from_numpy(np.stack([gaussian_filter(p, 3.0) for p in a.reshape(-1, *a.shape[-2:])])
+                                .reshape(a.shape)).to(x.dtype)
+
+
+def test_pnp_on_a_delta_kernel_keeps_the_input_unless_sure_says_the_denoiser_helps():
+    rng = np.random.default_rng(7)
+    x = np.clip(_scene(64) + 0.15 * rng.random((64, 64)), 0, 1)  # texture a blur destroys
+    delta = np.ones((1, 1))
+    y = x + 0.01 * rng.standard_normal(x.shape)
+    out, info = pnp_drunet(y, delta, sigma=0.01, model=_Blurry(), return_info=True)
+    assert info["no_harm"]["returned"] == "input" and np.array_equal(out, y)
+    raw = pnp_drunet(y, delta, sigma=0.01, model=_Blurry(), no_harm=False)
+    assert _psnr(raw, x) < _psnr(y, x) - 3  # what the guard avoided
+    assert info["no_harm"]["sure_mse"] > 2 * info["no_harm"]["input_mse"]
+    # a real denoiser on a noisy, piecewise-smooth image is kept (and helps)
+    x = _scene(64)
+    y = x + 0.1 * rng.standard_normal(x.shape)
+    out, info = pnp_drunet(y, delta, sigma=0.1, model=TVProx(), return_info=True)
+    assert info["no_harm"]["returned"] == "pnp" and _psnr(out, x) > _psnr(y, x) + 3
+    # a blur kernel: no guard (nothing to compare with on the same frame)
+    assert "no_harm" not in pnp_drunet(y, np.ones((3, 3)) / 9, sigma=0.1, model=TVProx(), return_info=True)[1]

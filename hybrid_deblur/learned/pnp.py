@@ -28,7 +28,7 @@ import torch
 
 from .. import backend as B
 
-__all__ = ["denoiser_prior", "pnp_drunet", "get_denoiser", "SHIPPED_DENOISERS", "OPPONENT"]
+__all__ = ["denoiser_prior", "pnp_drunet", "get_denoiser", "mc_sure", "SHIPPED_DENOISERS", "OPPONENT"]
 
 #: channels -> shipped weight stem
 SHIPPED_DENOISERS = {1: "drunet_gray", 3: "drunet_color"}
@@ -142,9 +142,66 @@ def denoiser_prior(model: torch.nn.Module, *, device: Any = None, colour: Any = 
     return prior
 
 
+def mc_sure(f: Callable[[Any], Any], y: Any, sigma: float, *, fy: Any = None, eps: float | None = None,
+            seed: int = 0) -> float:
+    r"""Monte-Carlo SURE: an unbiased estimate of the per-pixel MSE of ``f(y)`` against the
+    clean image, for ``y`` = clean + i.i.d. Gaussian noise of std ``sigma``.
+
+    Parameters
+    ----------
+    f : callable
+        The estimator, ``f(y) -> x`` of ``y``'s shape (any black box: a denoiser, a whole
+        plug-and-play run).
+    y : array
+        The noisy observation.
+    sigma : float
+        Noise std (> 0).
+    fy : array, optional
+        ``f(y)`` when already computed.
+    eps : float, optional
+        Probe step (default ``sigma / 100``).
+    seed : int
+        Seed of the Gaussian probe ``b``.
+
+    Returns
+    -------
+    float
+
+    Notes
+    -----
+    :math:`\mathrm{SURE} = \|f(y) - y\|^2/N - \sigma^2 + 2\sigma^2\,\mathrm{div} f(y)/N`,
+    the divergence estimated with one probe,
+    :math:`\mathrm{div} f \approx b^T(f(y + \epsilon b) - f(y))/\epsilon` (Ramani, Blu and
+    Unser, 2008): one extra call of ``f``. The input itself scores :math:`\sigma^2`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.learned.pnp import mc_sure
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.full((128, 128), 0.5)
+    >>> y = x + 0.1 * rng.standard_normal(x.shape)
+    >>> shrink = lambda v: 0.5 + 0.5 * (v - 0.5)      # a linear estimator: div = N / 2
+    >>> est, true = mc_sure(shrink, y, 0.1), float(np.mean((shrink(y) - x) ** 2))
+    >>> bool(abs(est - true) < 0.1 * true)
+    True
+    """
+    sigma = float(sigma)
+    if not sigma > 0:
+        raise ValueError(f"sigma must be > 0 for SURE, got {sigma!r}")
+    yn = np.asarray(B.to_numpy(y), dtype=np.float64)
+    fy = np.asarray(B.to_numpy(f(y) if fy is None else fy), dtype=np.float64)
+    eps = sigma / 100 if eps is None else float(eps)
+    b = np.random.default_rng(seed).standard_normal(yn.shape)
+    yp = B.asarray_like(yn + eps * b, y) if B.is_torch(y) else (yn + eps * b).astype(np.asarray(y).dtype)
+    div = float(np.sum(b * (np.asarray(B.to_numpy(f(yp)), dtype=np.float64) - fy))) / eps
+    n = yn.size
+    return float(np.sum((fy - yn) ** 2)) / n - sigma ** 2 + 2 * sigma ** 2 * div / n
+
+
 def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, num_iter: int = 8,
                lam: float = 0.23, weights: Any = None, model: Any = None, device: Any = None,
-               x0: Any = None, colour: Any = None, progress: bool = False,
+               x0: Any = None, colour: Any = None, no_harm: bool = True, progress: bool = False,
                return_info: bool = False):
     """Non-blind deblurring by plug-and-play HQS with the learned DRUNet denoiser (DPIR).
 
@@ -176,10 +233,15 @@ def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, n
     colour : {None, "joint", "opponent", "per-channel"}, optional
         How RGB planes are denoised (see :func:`denoiser_prior`; default: joint with a
         colour model, opponent planes with a gray one).
+    no_harm : bool
+        With a centred 1x1 (delta) PSF there is nothing to deblur and the run is a pure
+        denoiser: keep its result only when its SURE estimate (:func:`mc_sure`, one extra
+        run) is below the input's noise variance, otherwise return ``y`` (DESIGN: no harm).
     progress : bool
         Show a progress bar.
     return_info : bool
-        Also return the solver diagnostics (schedules, boundary, timing).
+        Also return the solver diagnostics (schedules, boundary, timing; ``no_harm`` with
+        the SURE figures when the guard ran).
 
     Returns
     -------
@@ -200,6 +262,7 @@ def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, n
     >>> pnp_drunet(y, np.ones((5, 5)) / 25, sigma=0.01, model=DRUNet(1, (8, 16))).shape
     (44, 44)
     """
+    from ..solvers.auto import is_identity_kernel
     from ..solvers.hqs import HQS
 
     if model is None:
@@ -211,4 +274,18 @@ def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, n
     solver = HQS(y, psf, prior=prior, sigma=sigma, lam=lam,
                  num_iter=num_iter, boundary=boundary, x0=x0)
     x = solver.run(progress=progress)
-    return (x, solver.info) if return_info else x
+    info = solver.info
+    if no_harm and x0 is None and is_identity_kernel(psf) and tuple(x.shape) == tuple(y.shape):
+        s2 = float(np.mean(np.asarray(solver.sigma, dtype=np.float64) ** 2))
+        if s2 > 0:
+            def again(v):
+                return HQS(v, psf, prior=prior, mu_schedule=solver.mu_schedule,
+                           sigma_schedule=solver.sigma_schedule, boundary=boundary).run()
+
+            sure = mc_sure(again, y, np.sqrt(s2), fy=x)
+            keep = sure < s2
+            info = dict(info, no_harm={"sure_mse": sure, "input_mse": s2,
+                                       "returned": "pnp" if keep else "input"})
+            if not keep:
+                x = y + 0
+    return (x, info) if return_info else x
