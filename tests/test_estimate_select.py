@@ -158,6 +158,7 @@ def test_auto_candidates_are_centred_to_a_fraction_of_a_pixel():
     assert (c > 0.01).sum() < 4 * (k > 0).sum()  # a shift, not a blur
 
 
+@pytest.mark.slow
 def test_learned_family_without_weights_does_not_import_torch(tmp_path):
     """No shipped kernel-net weights: the learned family is skipped before torch is imported."""
     import subprocess
@@ -175,3 +176,21 @@ def test_learned_family_without_weights_does_not_import_torch(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1]).stdout
     assert out.startswith("False learned estimator unavailable: no shipped weights")
+
+
+@pytest.mark.slow
+def test_guard_holds_when_the_noise_level_is_over_estimated():
+    """Unblurred image, noise over-estimated 1.8x (what fine texture does to the estimator):
+    the fixed-sigma evidence prefers a small blur, the noise-free comparison does not."""
+    x = _natural(n=256)
+    y = x + 0.01 * np.random.default_rng(4).standard_normal(x.shape)
+    k, info = select_kernel(y, sigma=0.018, families=("identity", "parametric"))
+    assert info["decision"] == "identity" and k.shape == (1, 1)
+    ev = SpectralEvidence(y, sigma=0.018, max_kernel=info["cap"])
+    best = max(info["candidates"][1:], key=lambda c: c["evidence"])
+    kb = info["kernels"][best["name"]]
+    assert ev.score(kb) - ev.score(np.ones((1, 1))) > 0.01  # fixed sigma: a blur "wins"
+    assert ev.score_noise_free(kb) - ev.score_noise_free(np.ones((1, 1))) <= 0.01
+    # parametric candidates stay above the sharp photo's roll-off
+    p = {c["name"]: c["params"] for c in info["candidates"]}
+    assert p["defocus"]["radius"] >= 1.0 and p["gaussian"]["sigma"] >= 0.6 and p["motion"]["length"] >= 2.0
