@@ -47,6 +47,8 @@ from ..psf.otf import sample_frequencies
 __all__ = ["SpectralEvidence", "tile_corners"]
 
 BETAS = (1.6, 2.0, 2.4)
+#: smallest noise level the evidence assumes
+SIGMA_FLOOR = 1e-3
 #: Gaussian roll-off (pixels) of the image prior: the intrinsic MTF of a "sharp" photo
 ROLL = (0.0, 0.4, 0.7, 1.0)
 
@@ -108,7 +110,7 @@ class SpectralEvidence:
             from ..solvers import estimate_noise
 
             sigma = float(np.asarray(estimate_noise(y)).ravel()[0])
-        self.sigma = max(float(sigma), 1e-3)
+        self.sigma = max(float(sigma), SIGMA_FLOOR)
         nf = tile // 2 + 1
         P = np.zeros((tile, nf))
         corners = tile_corners(y.shape, tile, n_tiles)
@@ -201,14 +203,16 @@ class SpectralEvidence:
         The noise estimate counts fine texture as noise (Kodak kodim08, unblurred,
         sigma 0.01: estimated 0.017); with the noise floor too high a small blur explains
         the spectrum better than "no blur". Comparing a kernel with the identity at their
-        own best noise level removes that bias from the no-harm decision.
+        own best noise level removes that bias from the no-harm decision. The noise
+        level never goes below the class's floor (1e-3): on Levin's float captures
+        (sigma ~0.001) half the estimate let the identity win against good MAP kernels.
         """
         K2 = self.otf2(k)
         s0, t0 = self.sigma, dict(self._t0)
         best = -np.inf
         try:
             for f in factors:
-                self.sigma = max(s0 * float(f), 1e-4)
+                self.sigma = max(s0 * float(f), SIGMA_FLOOR)
                 self._t0 = {}
                 best = max(best, self.score_otf2(K2))
         finally:
