@@ -11,10 +11,18 @@ resolved towards the *smaller* kernel (an over-sized kernel is what makes a blin
 result worse than its input), and a kernel and its 180° flip (equal evidence) by the
 sparsity :math:`\\ell_1/\\ell_2` of the gradients of their HQS-TV restorations.
 
+Ties between structurally different parametric kernels (a motion blur and its half
+length) go to the restoration with the sparser gradients; the two MAP sizes must agree
+(kernel similarity), else neither is a candidate; parametric blurs below the sharp
+photo's roll-off (length < 2 px, radius < 1 px, Gaussian sigma < 0.6 px) are not
+candidates; the chosen MAP/learned kernel is centred to a fraction of a pixel.
+
 No harm: the estimate is used only when its evidence beats the identity's by more
-than ``margin`` on the whole image *and* on at least ``min_consistency`` of its tiles
-(a spatially invariant blur explains every region; a directional texture or a failed
-estimate does not); otherwise the identity is returned with ``decision="identity"``.
+than ``margin`` on the whole image — at the estimated noise level *and* with the noise
+level free (fine texture inflates the noise estimate, and then a small blur "explains"
+an unblurred image) — *and* on at least ``min_consistency`` of its tiles (a spatially
+invariant blur explains every region; a directional texture or a failed estimate does
+not); otherwise the identity is returned with ``decision="identity"``.
 
 Examples
 --------
