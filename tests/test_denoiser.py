@@ -118,6 +118,24 @@ def test_add_noise_low_share_keeps_the_default_draws_and_spreads_low_levels():
 
 @pytest.mark.slow
 @pytest.mark.skipif(not (DATA / "train400").is_dir(), reason="../shared/data not present")
+def test_denoiser_trainer_init_starts_from_given_weights_and_refuses_another_shape(tmp_path):
+    from hybrid_deblur.learned.train_denoiser import main
+    from hybrid_deblur.learned.weights import load_model, save_weights
+
+    start = _randomised(DRUNet(1, widths=(8, 16)))
+    save_weights(start, tmp_path / "start.pt")
+    # lr 0: the weights cannot move, so the exported EMA must be the initial weights
+    assert main(_denoiser_args(tmp_path / "a", "--steps", "1", "--lr", "0",
+                               "--init", str(tmp_path / "start.pt"))) == 0
+    got = load_model(tmp_path / "a" / "drunet_gray.pt").state_dict()  # float16 on disk
+    for k, v in start.state_dict().items():
+        torch.testing.assert_close(got[k], v, rtol=2e-3, atol=2e-4)
+    save_weights(DRUNet(1, widths=(8, 32)), tmp_path / "other.pt")
+    assert main(_denoiser_args(tmp_path / "b", "--steps", "1", "--init", str(tmp_path / "other.pt"))) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (DATA / "train400").is_dir(), reason="../shared/data not present")
 def test_denoiser_trainer_resumes_exactly_and_refuses_a_damaged_checkpoint(tmp_path):
     from hybrid_deblur.learned.train_denoiser import main
 
