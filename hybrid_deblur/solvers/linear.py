@@ -79,6 +79,12 @@ def _setup(y, psf, boundary, ndim):
     return y, psf, op, geom, G.pad_observation(y, geom, op, mode="reflect")
 
 
+def _observed_frame(x, ksize, y, ndim):
+    """The part of a ``valid`` scene estimate that ``y`` observes (``boundary="auto"``)."""
+    off = tuple(k - 1 - k // 2 for k in ksize)
+    return x[G.region(off, G.spatial(y, ndim))]
+
+
 def _rms(v) -> float:
     return float(np.sqrt(np.mean(np.asarray(v, dtype=np.float64) ** 2)))
 
@@ -175,10 +181,7 @@ def wiener(y: Any, psf: Any, *, nsr: Any = None, reg: str = "identity", noise_po
         # filter the user (or the tiler, tests/test_scale.py) expects to the dtype's precision
         tol = max(CG_TOL, default_tol(y.dtype)) if auto else None
         x = Blur(psf, model, ndim=ndim, normalize=False).solve_normal(y, tol=tol, **kw)
-        if boundary == "auto":
-            off = tuple(k - 1 - k // 2 for k in op.ksize)
-            x = x[G.region(off, G.spatial(y, ndim))]
-        return x
+        return _observed_frame(x, op.ksize, y, ndim) if boundary == "auto" else x
 
     if not auto:
         if noise_power is not None:
@@ -376,7 +379,6 @@ def tikhonov(y: Any, psf: Any, *, lam: Any = None, reg: str = "laplacian", bound
                                          else np.asarray(lam_v), return_info=True)
         info.update(cg_iterations=sinfo["iterations"], cg_residual=sinfo["residual"])
         if boundary == "auto":
-            off = tuple(k - 1 - k // 2 for k in op_model.ksize)
-            x = x[G.region(off, G.spatial(y, ndim))]
+            x = _observed_frame(x, op_model.ksize, y, ndim)
     info["time"] = t()
     return (x, info) if return_info else x
