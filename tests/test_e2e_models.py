@@ -40,6 +40,28 @@ def test_forward_backward_any_size(name, channels):
     assert not dead, dead
 
 
+@pytest.mark.parametrize("name", sorted(set(ARCHITECTURES) - {"deblurcnn"}))
+def test_residual_models_start_as_the_identity(name):
+    """Zero-initialised last layer: a fresh model returns its input exactly (input PSNR at step 0),
+    and one optimiser step moves it (the last layer has a gradient at once)."""
+    torch.manual_seed(0)
+    net = build(name, channels=3, **TINY[name])
+    y = torch.rand(2, 3, 37, 45)
+    assert torch.equal(net(y), y)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    ((net(y) - (0.8 * y + 0.2)) ** 2).mean().backward()
+    opt.step()
+    with torch.no_grad():
+        assert (net(y) - y).abs().max() > 1e-4
+
+
+def test_deblurcnn_is_not_residual():
+    """S1 has no skip (sigmoid decoder): it does not start as the identity, unlike the others."""
+    torch.manual_seed(0)
+    y = torch.rand(1, 3, 20, 20)
+    assert (build("deblurcnn", channels=3, width=8)(y) - y).abs().mean() > 0.05
+
+
 @pytest.mark.parametrize("name", sorted(ARCHITECTURES))
 def test_configs_small_and_large(name):
     small = load_model_config(name)

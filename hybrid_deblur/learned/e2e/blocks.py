@@ -26,7 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 
 __all__ = ["E2EModel", "RDB", "RRDB", "CBAM", "SqueezeExcite", "InvertedResidual", "LayerNorm2d",
-           "HSwish", "PixelShuffleHead", "SRWrapper", "make_divisible", "check_channels"]
+           "HSwish", "PixelShuffleHead", "SRWrapper", "make_divisible", "check_channels", "zero_init"]
 
 
 def check_channels(channels: int) -> int:
@@ -34,6 +34,20 @@ def check_channels(channels: int) -> int:
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 (gray) or 3 (colour), got {channels!r}")
     return int(channels)
+
+
+def zero_init(conv: nn.Module) -> nn.Module:
+    """Zero the weight (and bias) of a residual network's last layer; returns it.
+
+    A model ``y + f(y)`` whose last layer is zero starts as the identity: at step 0 it is
+    at the input's PSNR and training can only move it from there (the last layer gets a
+    gradient at once, the layers before it from the next step on).
+    """
+    with torch.no_grad():
+        conv.weight.zero_()
+        if getattr(conv, "bias", None) is not None:
+            conv.bias.zero_()
+    return conv
 
 
 def make_divisible(v: float, divisor: int = 8) -> int:

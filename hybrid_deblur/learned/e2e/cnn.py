@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import E2EModel, check_channels
+from .blocks import E2EModel, check_channels, zero_init
 
 __all__ = ["DeBlurCNN", "UNet"]
 
@@ -73,7 +73,7 @@ class UNet(E2EModel):
         self.dec1 = _double(4 * w, 2 * w)
         self.up2 = nn.ConvTranspose2d(2 * w, w, 2, 2)
         self.dec2 = _double(2 * w, w)
-        self.out = nn.Conv2d(w, channels, 1)
+        self.out = zero_init(nn.Conv2d(w, channels, 1))
 
     def _forward(self, y):
         x1 = self.inc(y)

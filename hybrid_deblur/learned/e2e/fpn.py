@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .blocks import E2EModel, HSwish, InvertedResidual, check_channels
+from .blocks import E2EModel, HSwish, InvertedResidual, check_channels, zero_init
 
 __all__ = ["FPNMobileNet"]
 
@@ -85,7 +85,7 @@ class FPNMobileNet(E2EModel):
                                    for _ in range(4))
         self.smooth = _cnr(4 * head, head)
         self.smooth2 = _cnr(head, head // 2)
-        self.final = nn.Conv2d(head // 2, channels, 3, padding=1)
+        self.final = zero_init(nn.Conv2d(head // 2, channels, 3, padding=1))
 
     def _forward(self, y):
         e0 = self.stem(y)

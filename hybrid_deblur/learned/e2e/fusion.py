@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .blocks import E2EModel, SqueezeExcite, check_channels
+from .blocks import E2EModel, SqueezeExcite, check_channels, zero_init
 
 __all__ = ["MultiScaleFusion", "CrossScaleFusion"]
 
@@ -94,7 +94,7 @@ class MultiScaleFusion(E2EModel):
         self.ups = nn.ModuleList(nn.Sequential(nn.Conv2d(w[i + 1], 4 * w[i], 3, padding=1), nn.PixelShuffle(2))
                                  for i in range(2))
         self.dec = nn.ModuleList(nn.Sequential(*(_ResSE(c) for _ in range(int(blocks)))) for c in w[:2])
-        self.tail = nn.Conv2d(w[0], channels, 3, padding=1)
+        self.tail = zero_init(nn.Conv2d(w[0], channels, 3, padding=1))
 
     def _forward(self, y):
         pyr = [y, F.avg_pool2d(y, 2), F.avg_pool2d(y, 4)]

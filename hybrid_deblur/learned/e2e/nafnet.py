@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .blocks import E2EModel, LayerNorm2d, check_channels
+from .blocks import E2EModel, LayerNorm2d, check_channels, zero_init
 
 __all__ = ["NAFNet", "NAFBlock", "SimpleGate"]
 
@@ -117,7 +117,7 @@ class NAFNet(E2EModel):
                              "same length (one entry per scale)")
         self.multiple = 2 ** len(enc_blocks)
         self.intro = nn.Conv2d(channels, width, 3, padding=1)
-        self.ending = nn.Conv2d(width, channels, 3, padding=1)
+        self.ending = zero_init(nn.Conv2d(width, channels, 3, padding=1))
         self.encoders, self.downs = nn.ModuleList(), nn.ModuleList()
         self.decoders, self.ups = nn.ModuleList(), nn.ModuleList()
         c = width

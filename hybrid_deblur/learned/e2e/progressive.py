@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from .blocks import RDB, E2EModel, check_channels
+from .blocks import RDB, E2EModel, check_channels, zero_init
 
 __all__ = ["RDBUNet"]
 
@@ -54,7 +54,7 @@ class RDBUNet(E2EModel):
         self.ups = nn.ModuleList(nn.Sequential(nn.Conv2d(w[i + 1], 4 * w[i], 1), nn.PixelShuffle(2))
                                  for i in range(2))
         self.dec = nn.ModuleList(RDB(w[i], growth) for i in range(2))
-        self.tail = nn.Conv2d(w[0], channels, 3, padding=1)
+        self.tail = zero_init(nn.Conv2d(w[0], channels, 3, padding=1))
 
     def _forward(self, y):
         x = self.head(y)

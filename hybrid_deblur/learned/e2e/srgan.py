@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import E2EModel, check_channels
+from .blocks import E2EModel, check_channels, zero_init
 
 __all__ = ["DeblurGANGenerator"]
 
@@ -69,7 +69,7 @@ class DeblurGANGenerator(E2EModel):
         self.head = nn.Sequential(nn.Conv2d(channels, width, 9, padding=4), nn.PReLU(width))
         self.trunk = nn.Sequential(*(_ResBlock(width, norm) for _ in range(int(blocks))))
         self.fuse = nn.Sequential(nn.Conv2d(width, width, 3, padding=1), _norm(norm, width))
-        self.tail = nn.Conv2d(width, channels, 9, padding=4)
+        self.tail = zero_init(nn.Conv2d(width, channels, 9, padding=4))
 
     def _forward(self, y):
         h = self.head(y)

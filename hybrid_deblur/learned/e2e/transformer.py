@@ -38,7 +38,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .blocks import E2EModel, LayerNorm2d, check_channels
+from .blocks import E2EModel, LayerNorm2d, check_channels, zero_init
 
 __all__ = ["Restormer", "MDTA", "WindowAttention", "GDFN"]
 
@@ -196,7 +196,7 @@ class Restormer(E2EModel):
                                                        for i in range(1, n - 1)])
         self.dec = nn.ModuleList(stage(dims[i] * (2 if i == 0 else 1), blocks[i], heads[i]) for i in range(n - 1))
         self.refine = stage(2 * dim, int(refinement), heads[0])
-        self.out = nn.Conv2d(2 * dim, channels, 3, padding=1, bias=False)
+        self.out = zero_init(nn.Conv2d(2 * dim, channels, 3, padding=1, bias=False))
 
     def _forward(self, y):
         x = self.embed(y)
