@@ -251,3 +251,51 @@ def test_pnp_on_a_delta_kernel_keeps_the_input_unless_sure_says_the_denoiser_hel
     assert info["no_harm"]["returned"] == "pnp" and _psnr(out, x) > _psnr(y, x) + 3
     # a blur kernel: no guard (nothing to compare with on the same frame)
     assert "no_harm" not in pnp_drunet(y, np.ones((3, 3)) / 9, sigma=0.1, model=TVProx(), return_info=True)[1]
+
+
+def test_x8_self_ensemble_is_the_mean_over_rotations_and_flips():
+    """The ensembled prior equals the hand-written mean of T^-1 D(T v) over the 8 dihedral T
+    (NumPy rot90/flip), is the plain prior for an equivariant denoiser, and pnp_drunet's
+    ``ensemble=k`` ensembles exactly the last k iterations of the same schedule."""
+    from hybrid_deblur.solvers import HQS
+
+    net = DRUNet(1, widths=(4, 8))
+    with torch.no_grad():
+        net.tail.weight.normal_(0, 0.05)  # not rotation-equivariant
+    v = np.random.default_rng(0).random((20, 24))
+    plain, d8 = denoiser_prior(net), denoiser_prior(net, ensemble=True)
+    ref = np.zeros_like(v)
+    for r in range(4):
+        for flip in (False, True):
+            a = np.rot90(v, r)
+            a = a[:, ::-1] if flip else a
+            z = plain(np.ascontiguousarray(a), 0.05)
+            ref += np.rot90(z[:, ::-1] if flip else z, -r)
+    np.testing.assert_allclose(d8(v, 0.05), ref / 8, atol=1e-6)
+    assert not np.allclose(d8(v, 0.05), plain(v, 0.05), atol=1e-4)
+
+    class Smooth(torch.nn.Module):  # a Gaussian filter (symmetric boundary): commutes with every T
+        channels = 1
+
+        def forward(self, x, sigma):
+            from scipy.ndimage import gaussian_filter
+
+            return torch.from_numpy(gaussian_filter(x.numpy(), (0, 0, 1.5, 1.5), mode="reflect"))
+
+    np.testing.assert_allclose(denoiser_prior(Smooth(), ensemble=True)(v, 0.05),
+                               denoiser_prior(Smooth())(v, 0.05), atol=1e-12)
+    # ensemble=2: HQS with the plain prior except on the last two sigmas of the schedule
+    x = _scene(40)
+    k = np.ones((5, 5)) / 25
+    y = Blur(k, "valid")(x) + 0.01 * np.random.default_rng(1).standard_normal((36, 36))
+    got, info = pnp_drunet(y, k, sigma=0.01, model=net, ensemble=2, num_iter=5, return_info=True)
+    last2 = info["sigma_schedule"][-2:]
+    ref = HQS(y, k, prior=lambda u, s: d8(u, s) if s in last2 else plain(u, s), sigma=0.01, lam=0.23,
+              num_iter=5).run()
+    np.testing.assert_allclose(got, ref, atol=1e-10)
+    assert not np.allclose(got, pnp_drunet(y, k, sigma=0.01, model=net, num_iter=5), atol=1e-5)
+    for bad in (-1, 6, 1.5, True):
+        with pytest.raises(ValueError, match="ensemble must be an integer"):
+            pnp_drunet(y, k, sigma=0.01, model=net, ensemble=bad, num_iter=5)
+    with pytest.raises(TypeError, match="ensemble must be True or False"):
+        denoiser_prior(net, ensemble=2)

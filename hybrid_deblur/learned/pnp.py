@@ -79,8 +79,20 @@ def _colour_mode(colour: Any, mc: int, shape: tuple) -> str:
     return mode
 
 
-def denoiser_prior(model: torch.nn.Module, *, device: Any = None, colour: Any = None
-                   ) -> Callable[[Any, float], Any]:
+def _dihedral_mean(f: Callable[[torch.Tensor], torch.Tensor], t: torch.Tensor) -> torch.Tensor:
+    """Mean of ``T^-1 f(T t)`` over the 8 rotations/flips ``T`` of the last two axes (x8 self-ensemble)."""
+    acc = None
+    for r in range(4):
+        for flip in (False, True):
+            a = torch.rot90(t, r, (-2, -1))
+            z = f((a.flip(-1) if flip else a).contiguous())
+            z = torch.rot90(z.flip(-1) if flip else z, -r, (-2, -1))
+            acc = z if acc is None else acc + z
+    return acc / 8
+
+
+def denoiser_prior(model: torch.nn.Module, *, device: Any = None, colour: Any = None,
+                   ensemble: bool = False) -> Callable[[Any, float], Any]:
     """Wrap a denoiser ``model(x, sigma)`` as the engine's z-step ``prior(v, sigma) -> z``.
 
     ``v`` is an array of shape (H, W) or (..., H, W) (NumPy or torch, any float dtype); the
@@ -100,6 +112,10 @@ def denoiser_prior(model: torch.nn.Module, *, device: Any = None, colour: Any = 
         residues (false colour); ``"per-channel"``: every plane alone. Default: joint for a
         colour model, opponent for a gray one, per-plane for other shapes. ``True`` /
         ``False`` mean joint / per-channel.
+    ensemble : bool
+        x8 self-ensemble: the mean of the denoiser over the 8 rotations / flips of the image
+        (8 forwards instead of 1; equals the plain call for a rotation- and flip-equivariant
+        denoiser).
 
     Examples
     --------
@@ -111,6 +127,8 @@ def denoiser_prior(model: torch.nn.Module, *, device: Any = None, colour: Any = 
     >>> z.shape, z.dtype, bool(np.allclose(z, v, atol=1e-6))   # untrained = identity
     ((3, 20, 20), dtype('float64'), True)
     """
+    if not isinstance(ensemble, (bool, np.bool_)):
+        raise TypeError(f"ensemble must be True or False, got {ensemble!r}")
     mc = int(getattr(model, "channels", 1))
     params = list(model.parameters()) if isinstance(model, torch.nn.Module) else []
     mdtype = params[0].dtype if params else None  # parameter-free priors keep the input dtype
@@ -124,7 +142,11 @@ def denoiser_prior(model: torch.nn.Module, *, device: Any = None, colour: Any = 
         mode = _colour_mode(colour, mc, shape)
         c = 3 if mode == "joint" else 1
         tb = t.to(device=dev, dtype=mdtype or t.dtype)
-        m = model.to(dev) if isinstance(model, torch.nn.Module) else model
+        net = model.to(dev) if isinstance(model, torch.nn.Module) else model
+
+        def m(a, s):
+            return _dihedral_mean(lambda b: net(b, s), a) if ensemble else net(a, s)
+
         if mode == "opponent":
             tb = tb.reshape(-1, 3, *shape[-2:])
             M = torch.as_tensor(OPPONENT, dtype=tb.dtype, device=dev)
@@ -201,8 +223,8 @@ def mc_sure(f: Callable[[Any], Any], y: Any, sigma: float, *, fy: Any = None, ep
 
 def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, num_iter: int = 8,
                lam: float = 0.23, weights: Any = None, model: Any = None, device: Any = None,
-               x0: Any = None, colour: Any = None, no_harm: bool = True, progress: bool = False,
-               return_info: bool = False):
+               x0: Any = None, colour: Any = None, no_harm: bool = True, ensemble: int = 0,
+               progress: bool = False, return_info: bool = False):
     """Non-blind deblurring by plug-and-play HQS with the learned DRUNet denoiser (DPIR).
 
     Parameters
@@ -237,6 +259,10 @@ def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, n
         With a centred 1x1 (delta) PSF there is nothing to deblur and the run is a pure
         denoiser: keep its result only when its SURE estimate (:func:`mc_sure`, one extra
         run) is below the input's noise variance, otherwise return ``y`` (DESIGN: no harm).
+    ensemble : int
+        The last ``ensemble`` iterations denoise with the x8 self-ensemble (rotations and
+        flips, see :func:`denoiser_prior`): each costs 8 denoiser forwards instead of 1.
+        0 (default) = off; ``num_iter`` = every iteration.
     progress : bool
         Show a progress bar.
     return_info : bool
@@ -270,9 +296,21 @@ def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, n
         model = get_denoiser(3 if len(shape) >= 3 and shape[-3] == 3 else 1, weights=weights)
     if not callable(model):
         raise TypeError(f"model must be a denoiser module model(x, sigma), got {type(model).__name__}")
-    prior = denoiser_prior(model, device=device, colour=colour)
+    if isinstance(ensemble, bool) or not isinstance(ensemble, (int, np.integer)) or not (
+            0 <= ensemble <= (num_iter if isinstance(num_iter, (int, np.integer)) else ensemble)):
+        raise ValueError(f"ensemble must be an integer in [0, num_iter={num_iter!r}] (iterations with the x8 "
+                         f"self-ensemble), got {ensemble!r}")
+    plain = denoiser_prior(model, device=device, colour=colour)
+    d8 = denoiser_prior(model, device=device, colour=colour, ensemble=True) if ensemble else plain
+    last = [-1.0]  # the ensemble starts at this sigma of the schedule (set once the solver knows it)
+
+    def prior(v, s):
+        return d8(v, s) if s <= last[0] else plain(v, s)
+
     solver = HQS(y, psf, prior=prior, sigma=sigma, lam=lam,
                  num_iter=num_iter, boundary=boundary, x0=x0)
+    if ensemble:
+        last[0] = float(solver.sigma_schedule[-ensemble]) * (1 + 1e-12)
     x = solver.run(progress=progress)
     info = solver.info
     if no_harm and x0 is None and is_identity_kernel(psf) and tuple(x.shape) == tuple(y.shape):
