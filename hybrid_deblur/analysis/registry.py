@@ -48,6 +48,10 @@ METHODS: dict[str, tuple[str, str, str]] = {
     "e2e-deblurcnn": ("hybrid_deblur.learned.e2e.restore", "deblurcnn", "end-to-end DeBlurCNN baseline (S1)"),
 }
 
+#: registered but left out of the demo and the benchmark defaults: measured below plain Wiener on unseen kernels
+#: (BSD68 sigma 0.01, benchmarks/learned_nonblind.py, session 4) and 1.3-2.2 dB below hqs-hl
+NOT_DEFAULT = ("deep-wiener", "unrolled-rl")
+
 #: the three kinds of method (DESIGN §3)
 KIND_NAMES = ("classical", "hybrid", "end-to-end")
 

@@ -14,7 +14,7 @@ def add_parser(sub):
     p.add_argument("--out", default="demo_out", help="output folder (default ./demo_out)")
     p.add_argument("--image", default="camera",
                    help="scikit-image sample name (camera, astronaut, ...) or an image path")
-    p.add_argument("--methods", default=None, help="comma-separated methods (default: all available)")
+    p.add_argument("--methods", default=None, help="comma-separated methods (default: all available but deep-wiener, unrolled-rl)")
     p.add_argument("--no-blind", dest="blind", action="store_false", help="skip the blind path")
     p.add_argument("--size", type=int, default=384, help="central crop size (default 384)")
     p.add_argument("--seed", type=int, default=0)
@@ -22,9 +22,11 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from ..analysis.registry import NOT_DEFAULT, available_methods
     from ..pipeline.demo import run_demo
 
-    methods = None if args.methods is None else [m.strip() for m in args.methods.split(",") if m.strip()]
+    methods = ([m for m in available_methods() if m not in NOT_DEFAULT] if args.methods is None
+               else [m.strip() for m in args.methods.split(",") if m.strip()])
     summary = run_demo(args.out, image=args.image, methods=methods, blind=args.blind, size=args.size,
                        seed=args.seed)
     if summary.get("note"):  # issue 14: colour turned to grey is said
