@@ -42,8 +42,8 @@ sys.path.insert(0, str(ROOT))
 from hybrid_deblur.analysis.nonblind import to_jsonable, write_text_atomic  # noqa: E402
 
 CLASSICAL = ("hqs-hl", "hqs-tv", "wiener")
-LEARNED = ("pnp-drunet", "unrolled-pnp", "unrolled-hqs", "deep-wiener", "unrolled-rl")
-STEMS = {"pnp-drunet": "drunet_gray", "unrolled-pnp": "unrolled_pnp_gray", "unrolled-hqs": "unrolled_hqs_gray",
+LEARNED = ("pnp-drunet", "pnp-drunet-fast", "unrolled-pnp", "unrolled-hqs", "deep-wiener", "unrolled-rl")
+STEMS = {"pnp-drunet": "drunet_gray", "pnp-drunet-fast": "drunet_gray", "unrolled-pnp": "unrolled_pnp_gray", "unrolled-hqs": "unrolled_hqs_gray",
          "deep-wiener": "deep_wiener_gray", "unrolled-rl": "unrolled_rl_gray"}
 FAMILIES = ("camera_shake", "mixed", "defocus", "identity")
 #: method -> extra options (``--denoiser`` / ``--unrolled-pnp`` weight files)
@@ -256,7 +256,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-progress", dest="progress", action="store_false")
     args = ap.parse_args(argv)
     if args.denoiser:
-        OPTIONS["pnp-drunet"] = {"weights": args.denoiser}
+        OPTIONS["pnp-drunet"] = OPTIONS["pnp-drunet-fast"] = {"weights": args.denoiser}
     if args.unrolled_pnp:
         OPTIONS["unrolled-pnp"] = {"weights": args.unrolled_pnp}
 

@@ -299,3 +299,20 @@ def test_x8_self_ensemble_is_the_mean_over_rotations_and_flips():
             pnp_drunet(y, k, sigma=0.01, model=net, ensemble=bad, num_iter=5)
     with pytest.raises(TypeError, match="ensemble must be True or False"):
         denoiser_prior(net, ensemble=2)
+
+
+def test_fast_preset_is_pnp_with_four_iterations():
+    from hybrid_deblur.analysis.registry import get_method, method_kind
+    from hybrid_deblur.learned.pnp import FAST_ITERATIONS, pnp_drunet_fast
+
+    assert get_method("pnp-drunet-fast") is pnp_drunet_fast and method_kind("pnp-drunet-fast") == "hybrid"
+    net = DRUNet(1, widths=(4, 8))
+    with torch.no_grad():
+        net.tail.weight.normal_(0, 0.05)
+    x = _scene(40)
+    k = np.ones((5, 5)) / 25
+    y = Blur(k, "valid")(x) + 0.01 * np.random.default_rng(1).standard_normal((36, 36))
+    got, info = pnp_drunet_fast(y, k, sigma=0.01, model=net, return_info=True)
+    assert FAST_ITERATIONS == 4 and len(info["sigma_schedule"]) == 4
+    np.testing.assert_array_equal(got, pnp_drunet(y, k, sigma=0.01, model=net, num_iter=4))
+    assert not np.allclose(got, pnp_drunet(y, k, sigma=0.01, model=net), atol=1e-5)

@@ -35,6 +35,7 @@ METHODS: dict[str, tuple[str, str, str]] = {
     "deep-wiener": ("hybrid_deblur.learned.inference", "deep_wiener", "learned deep Wiener (shipped weights)"),
     "unrolled-rl": ("hybrid_deblur.learned.inference", "unrolled_rl", "learned unrolled RL (shipped weights)"),
     "pnp-drunet": ("hybrid_deblur.learned.pnp", "pnp_drunet", "plug-and-play HQS with the learned DRUNet denoiser (DPIR)"),
+    "pnp-drunet-fast": ("hybrid_deblur.learned.pnp", "pnp_drunet_fast", "pnp-drunet with 4 DPIR iterations (half the time)"),
     "unrolled-pnp": ("hybrid_deblur.learned.inference", "unrolled_pnp", "UnrolledHQS on the DRUNet denoiser, fine-tuned on valid blur"),
     # end-to-end zoo (no kernel: psf and sigma are accepted and ignored)
     "e2e-nafnet": ("hybrid_deblur.learned.e2e.restore", "nafnet", "end-to-end NAFNet-style baseline"),
