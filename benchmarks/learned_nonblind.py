@@ -52,9 +52,8 @@ TARGETS = {"levin_interior": {2.55: 33.2, 7.65: 29.5}, "bsd_gain": 1.5, "harm": 
 
 
 def default_methods() -> list[str]:
-    from hybrid_deblur.learned.weights import shipped_weights
-
     from hybrid_deblur.analysis.registry import NOT_DEFAULT
+    from hybrid_deblur.learned.weights import shipped_weights
 
     have = shipped_weights()
     return list(CLASSICAL) + [m for m in LEARNED if STEMS[m] in have and m not in NOT_DEFAULT]
