@@ -58,9 +58,9 @@ def test_pnp_with_the_tv_prox_is_the_engines_hqs(boundary):
     op = Blur(k, "circular" if boundary == "circular" else "valid")
     y = op(x) + 0.01 * np.random.default_rng(1).standard_normal(op.output_shape(x.shape))
     got, info = pnp_drunet(y, k, sigma=0.01, model=TVProx(), boundary=boundary, return_info=True)
-    ref = HQS(y, k, prior=tv_prox_fn, sigma=0.01, lam=0.23, num_iter=8, boundary=boundary).run()
+    ref = HQS(y, k, prior=tv_prox_fn, sigma=0.01, lam=0.23, num_iter=6, boundary=boundary).run()
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12)
-    assert info["prior"] == "denoiser" and len(info["sigma_schedule"]) == 8
+    assert info["prior"] == "denoiser" and len(info["sigma_schedule"]) == 6
     assert info["boundary"] == boundary
     # and it is a real deblurring: better than the blurred input on the observed frame
     if boundary != "circular":  # compare on the observed frame
