@@ -23,6 +23,9 @@ Run::
 
     python benchmarks/learned_nonblind.py [--data ../shared/data] [--out bench_out/learned_nonblind.json]
         [--sections levin,bsd68,kodak24,colour,speed] [--limit 12] [--methods hqs-hl,wiener,pnp-drunet,...]
+
+``--methods`` also takes ``pnp-drunet/x8-last`` (pnp-drunet with the x8 self-ensemble on its last
+iteration, ``ensemble=1``).
 """
 
 from __future__ import annotations
@@ -81,6 +84,8 @@ def _restore(method: str, y, k, sigma):
     from hybrid_deblur.analysis.registry import restore
 
     opts = dict(OPTIONS.get(method, {}))
+    if method == "pnp-drunet/x8-last":  # the x8 self-ensemble on the last iteration
+        method, opts = "pnp-drunet", dict(OPTIONS.get("pnp-drunet", {}), ensemble=1)
     if method == "pnp-drunet/gray-per-channel":
         from hybrid_deblur.learned.pnp import get_denoiser
 
@@ -203,7 +208,7 @@ def _table(summary: dict, title: str, cols=("psnr",)) -> str:
 
 
 def targets(report: dict, methods) -> dict:
-    learned = [m for m in methods if m in LEARNED]
+    learned = [m for m in methods if m.split("/")[0] in LEARNED]
     cl = [m for m in methods if m in CLASSICAL]
     t: dict = {}
     for s, sec in report.get("levin_synthetic", {}).items():
@@ -294,7 +299,7 @@ def main(argv=None) -> int:
                       ("psnr", "false_colour")), ""]
         print(md[-2], flush=True)
     if "speed" in sections:
-        report["speed"] = speed([m for m in methods if m in LEARNED or m == "hqs-hl"])
+        report["speed"] = speed([m for m in methods if m.split("/")[0] in LEARNED or m == "hqs-hl"])
         sp = report["speed"]
         md += ["### CPU seconds per megapixel (512^2 gray, 25 px kernel, "
                f"{args.threads} threads, load {sp['load_average'][0]:.1f} on {sp['cpu_count']} cores)", "",
