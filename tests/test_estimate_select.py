@@ -12,7 +12,12 @@ from scipy.signal import fftconvolve
 
 from hybrid_deblur.estimate import NoBlurWarning, estimate_kernel
 from hybrid_deblur.estimate.evidence import SpectralEvidence
-from hybrid_deblur.estimate.select import confidence_from_margin, kernel_extent, select_kernel
+from hybrid_deblur.estimate.select import (
+    confidence_from_margin,
+    consistent_map,
+    kernel_extent,
+    select_kernel,
+)
 from hybrid_deblur.psf import combine, disk, gaussian, linear_motion
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -89,10 +94,15 @@ def test_map_candidates_at_two_sizes_and_motion_defocus_is_chosen():
     x = _natural()[:200, :200]
     y = _blur(x, k)
     _, info0 = select_kernel(y, min_map_agreement=0.0)  # every MAP run that explains the data
-    maps = [c for c in info0["candidates"] if c["family"] == "map"]
+    maps = [c for c in info0["candidates"] if c["family"] == "map" and c["params"].get("pool", True)]
     assert 1 <= len(maps) <= 2 and all(c["params"]["explained"] >= 0.1 for c in maps)
+    runs = [c for c in info0["candidates"] if c["family"] == "map"]  # + the image-sized third run
+    assert len(maps) <= len(runs) <= 3
     ke, info = select_kernel(y)  # default: the two MAP sizes must also agree
-    assert any("disagree" in n for n in info["notes"]) == (len(info["candidates"]) < len(info0["candidates"]))
+    def pool(i):  # candidates scored for the evidence path (the "-run" entries are not)
+        return [c for c in i["candidates"] if c["params"].get("pool", True)]
+
+    assert any("disagree" in n for n in info["notes"]) == (len(pool(info)) < len(pool(info0)))
     assert info["decision"] == "estimated" and info["confidence"] > 0.5
     assert abs(kernel_extent(ke) - kernel_extent(k)) <= 6
 
@@ -194,3 +204,41 @@ def test_guard_holds_when_the_noise_level_is_over_estimated():
     # parametric candidates stay above the sharp photo's roll-off
     p = {c["name"]: c["params"] for c in info["candidates"]}
     assert p["defocus"]["radius"] >= 1.0 and p["gaussian"]["sigma"] >= 0.6 and p["motion"]["length"] >= 2.0
+
+
+def _pad(k, n):
+    out = np.zeros((n, n))
+    o = (n - k.shape[0]) // 2
+    out[o:o + k.shape[0], o:o + k.shape[1]] = k
+    return out
+
+
+def test_consistent_map_needs_agreement_explanation_and_an_asymmetric_kernel():
+    """The self-consistency path: two runs that agree, explain the data and restore sharper
+    one way round than flipped qualify, in the sparser orientation; a symmetric kernel
+    (flip restores alike), disagreeing runs or a poor explanation do not."""
+    f = DATA / "levin2009" / "kernels" / "levin_k2.npy"
+    if not f.exists():
+        pytest.skip("needs ../shared/data/levin2009 (a real camera-shake kernel)")
+    from hybrid_deblur.metrics import kernel_similarity
+
+    k = np.load(f)
+    k = k / k.sum()  # 17 px
+    x = _natural(n=220)
+    y = _blur(x, k, sigma=0.002)
+
+    def run(kk, size, expl=0.9, ev=0.0):
+        return {"name": f"map{size}", "kernel": _pad(kk, size), "evidence": ev,
+                "params": {"size": size, "explained": expl}}
+
+    got = consistent_map(y, [run(k, 21), run(k, 29)])
+    assert got is not None and got["run"]["name"] == "map29" and got["partner"] == 21
+    assert got["agreement"] > 0.95 and got["flip_gap"] >= 0.05
+    flipped = k[::-1, ::-1]
+    back = consistent_map(y, [run(flipped, 21), run(flipped, 29)])  # MAP returned it upside down
+    assert back is not None and kernel_similarity(back["kernel"], _pad(k, 29)) > 0.9
+    assert kernel_similarity(back["kernel"], _pad(flipped, 29)) < 0.9
+    assert consistent_map(y, [run(k, 21), run(k, 29, expl=0.3)]) is None
+    assert consistent_map(y, [run(disk(4), 21), run(linear_motion(13, 100), 29)]) is None
+    yd = _blur(x, disk(3), sigma=0.002)
+    assert consistent_map(yd, [run(disk(3), 21), run(disk(3), 29)]) is None  # flip-symmetric

@@ -379,7 +379,7 @@ def estimate_kernel(y, *, size=None, method: str = "auto", prior: str = "l0", mo
         k = np.ones((1, 1)) if (selected and auto) else _fit_to(np.ones((1, 1)), ksize)
         warn = ("no-harm guard: no kernel estimate was convincingly better than no blur "
                 f"(evidence margin {m:+.4f}; needs > {margin} and a win on >= 90 % of the image "
-                "tiles); returning the identity kernel")
+                "tiles, or with method='auto' a self-consistent MAP run); returning the identity kernel")
         warnings.warn(warn, NoBlurWarning, stacklevel=2)
     k = np.maximum(k, 0)
     k = k / k.sum()
