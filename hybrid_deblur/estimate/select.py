@@ -25,7 +25,7 @@ invariant blur explains every region; a directional texture or a failed estimate
 not); otherwise the identity is returned with ``decision="identity"``.
 
 Self-consistency path (:func:`consistent_map`): MAP runs at three sizes (two from the
-parametric fits' extent, one at 14 % of the short side). When the evidence path returns
+parametric fits' extent; one at 14 % of the short side, run only when the path is consulted). When the evidence path returns
 the identity or a parametric kernel less than half as wide, a MAP run that agrees with a
 smaller run (similarity >= 0.9), explains >= 50 % of the gradient energy and restores
 >= 5 % sparser than its 180° flip is used instead (``info["path"] == "consistent-map"``):
@@ -274,6 +274,7 @@ def select_kernel(y, *, size=None, families=("identity", "parametric", "map", "l
     cap = min(cap, (ev.tile // 2 - 1) | 1)
     notes: list = []
     map_runs: list = []  # every MAP run (the self-consistency path), scored below
+    lazy_map = None  # (size, crop) of the image-sized MAP run, made only when needed
     cands: list = [{"name": "identity", "family": "identity", "kernel": np.ones((1, 1)), "params": {}}]
     fams = [f for f in families if f != "identity"]
     it = fams
@@ -297,10 +298,17 @@ def select_kernel(y, *, size=None, families=("identity", "parametric", "map", "l
             # a third size from the image (14 % of the short side, the single-method
             # default): the parametric fits size s0, s1 from the blur they see, which on
             # Levin's 27-px captures is a 3-7 px Gaussian (MAP at 15 / 25 px then fails)
-            sa = min(cap, auto_size(g.shape)[0]) | 1
-            sizes = sorted({s0, s1, sa})
-            runs = _map_candidates(g, sizes, crop=max(map_crop, 3 * max(sizes)), progress=False)
+            # (run only when the self-consistency path is consulted: same crop, same result)
+            # (at most 1.4x s1: a 55-px run on a 1-MP photo cost ~3 s for nothing)
+            sa = min(cap, auto_size(g.shape)[0], _odd(1.4 * s1)) | 1
+            crop = max(map_crop, 3 * max(s0, s1, sa))
+            runs = _map_candidates(g, sorted({s0, s1}), crop=crop, progress=False)
             map_runs.extend(runs)
+            # and only when the s1 run explains >= 70 % (Levin: 0.70-0.94; a 1-MP GoPro
+            # frame 0.62, where the 35-px run explained 0.28 and cost 3.6 s)
+            if sa not in (s0, s1) and any(c["params"]["size"] == s1 and c["params"]["explained"] >= 0.7
+                                          for c in runs):
+                lazy_map = (sa, crop)
             new = [c for c in runs if c["params"]["size"] in (s0, s1)]
             if len(new) == 2:
                 from ..metrics import kernel_similarity
@@ -367,6 +375,13 @@ def select_kernel(y, *, size=None, families=("identity", "parametric", "map", "l
     path = "evidence" if decision == "estimated" else "identity"
     cm = None
     if map_runs and (decision == "identity" or chosen["family"] == "parametric"):
+        if lazy_map is not None:
+            t0 = time.perf_counter()
+            for c in _map_candidates(g, [lazy_map[0]], crop=lazy_map[1], progress=False):
+                c["kernel"] = c["kernel"] / c["kernel"].sum()
+                c.update(evidence=ev.score(c["kernel"]), spread=_spread(c["kernel"]),
+                         seconds=round(time.perf_counter() - t0, 3))
+                map_runs.append(c)
         cm = consistent_map(g, map_runs, agreement=consistent_agreement)
         if cm is not None and (decision == "identity" or chosen["spread"] < 0.5 * cm["run"]["spread"]):
             notes.append(f"{cm['run']['name']}: self-consistent MAP (similarity {cm['agreement']:.2f} "
