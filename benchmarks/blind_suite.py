@@ -122,6 +122,8 @@ def run_case(x, k, sigma, estimators, seed):
                      "decision": rep["decision"], "confidence": float(rep["confidence"]),
                      "chosen": est.params.get("chosen", e), "ksize": list(np.shape(rep["psf"])),
                      "margin": est.margin, "ambiguity": est.ambiguity,
+                     **{key: est.params.get(key) for key in ("path", "consistency", "tiles", "map_agreement",
+                                                            "flip_gap")},
                      "seconds_estimate": rep["seconds_estimate"], "seconds": time.perf_counter() - t0,
                      "mp": y.size / 1e6})
     return rows

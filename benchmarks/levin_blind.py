@@ -100,6 +100,7 @@ def run_case(args):
         "ratio_own": ssd_est / max(ssd_true, 1e-12), "ratio_levin": ssd_est / ssd_levin,
         "ssd": ssd_est, "ssd_true_kernel": ssd_true, "ssd_levin": ssd_levin,
         "confidence": rep.confidence, "decision": rep.decision, "time_estimate_s": t_est,
+        "chosen": rep.params.get("chosen", method), "path": rep.params.get("path"),
         "time_restore_s": t_restore,
         "kernel_estimate": np.asarray(ke).tolist(),
     }
