@@ -242,3 +242,23 @@ def test_consistent_map_needs_agreement_explanation_and_an_asymmetric_kernel():
     assert consistent_map(y, [run(disk(4), 21), run(linear_motion(13, 100), 29)]) is None
     yd = _blur(x, disk(3), sigma=0.002)
     assert consistent_map(yd, [run(disk(3), 21), run(disk(3), 29)]) is None  # flip-symmetric
+
+
+@pytest.mark.slow
+def test_half_length_harmonic_is_checked_against_the_doubled_length():
+    """A motion ⊛ defocus fit locked on half the length (evidence ahead by more than the tie
+    window) is replaced by the doubled length when that restores sparser; window 0 disables."""
+    from hybrid_deblur.estimate.select import _doubled
+
+    x = _natural(n=256)
+    y = _blur(x, combine(linear_motion(24, 30), disk(4)))
+    ev = SpectralEvidence(y, max_kernel=51)
+    half = {"name": "motion+defocus", "family": "parametric", "evidence": 0.0,
+            "params": {"length": 12.0, "radius": 4.0, "angle": 30.0}}
+    alt = _doubled(half, ev, 51)
+    assert alt is not None and 21.0 <= alt["params"]["length"] <= 29.0
+    assert alt["params"]["radius"] == 4.0 and max(alt["kernel"].shape) <= 51
+    assert abs(alt["kernel"].sum() - 1) < 1e-12 and alt["evidence"] == pytest.approx(ev.score(alt["kernel"]), abs=1e-9)
+    assert _doubled(half, ev, 21) is None  # the doubled kernel does not fit the cap
+    _, off = select_kernel(y, families=("identity", "parametric"), harmonic_window=0.0)
+    assert not any("harmonic" in n for n in off["notes"])
