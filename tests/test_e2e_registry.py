@@ -78,10 +78,16 @@ def test_shipped_weights_load_and_run(name):
     assert out.shape == y.shape and np.isfinite(out).all()
 
 
+#: measured mean gain over the input on the two crops below when shipped (session 4: nafnet +1.29/+1.34,
+#: msfusion +0.43/+0.59, unet +0.29/+0.29 dB), less a 0.2 dB regression margin; others: never worse
+MIN_GAIN = {"e2e-nafnet": 1.1, "e2e-msfusion": 0.3, "e2e-unet": 0.1}
+
+
 @pytest.mark.parametrize("name", sorted(SHIPPED))
 def test_shipped_weights_beat_the_blurred_input(name, data_dir):
     """Shipped zoo weights improve an unseen blurred Kodak crop (the shipping rule: never worse
-    than the input on the suite); kernels from the ``kernels/`` banks, not the training pool."""
+    than the input on the suite) by their measured margin; kernels from the ``kernels/`` banks,
+    not the training pool."""
     if SHIPPED[name] not in shipped_e2e():
         pytest.skip(f"{name} ships no weights")
     from hybrid_deblur.analysis.nonblind_cases import load_images, load_kernels, synthesize_cases
@@ -96,4 +102,4 @@ def test_shipped_weights_beat_the_blurred_input(name, data_dir):
         x = d.restore(c.y)
         assert x.shape == c.y.shape
         gain.append(psnr(np.clip(x, 0, 1), c.ref) - psnr(c.y, c.ref))
-    assert np.mean(gain) > 0.3, gain
+    assert min(gain) > 0 and np.mean(gain) > MIN_GAIN.get(name, 0.0), gain
