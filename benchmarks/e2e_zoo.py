@@ -156,7 +156,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-blind", action="store_true")
     ap.add_argument("--reuse", default=None,
                     help="results.json of an earlier run with the same data options: its classical, "
-                         "hybrid and blind rows are reused (only the zoo models run)")
+                         "hybrid and blind rows (and the cost rows of the same weight files) are reused")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "2")))
     ap.add_argument("--out", default=str(ROOT / "bench_out" / "e2e_zoo"))
     a = ap.parse_args(argv)
@@ -185,6 +185,10 @@ def main(argv=None) -> int:
     models = {n: load_e2e(p) for n, p in paths.items()}
     res: dict = {"config": vars(a), "models": {}, "synthetic": {}, "gopro": {}}
     for n, m in models.items():
+        old_m = (reuse.get("models") or {}).get(n)
+        if old_m and old_m.get("weights") == str(paths[n]) and old_m.get("threads") == a.threads:
+            res["models"][n] = old_m  # same weight file and threads: its cost row is reused
+            continue
         card = read_card(paths[n])
         tr = card.get("training", {})
         res["models"][n] = {"weights": str(paths[n]), **cost(m, a.threads),
