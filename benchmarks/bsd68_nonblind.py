@@ -40,7 +40,7 @@ from hybrid_deblur.analysis.nonblind import (
 )
 
 CLASSICAL = ("wiener", "tikhonov", "rl", "rl-tv", "hqs-tv", "hqs-hl")
-LEARNED = ("unrolled-hqs", "deep-wiener", "unrolled-rl")
+LEARNED = ("unrolled-hqs", "pnp-drunet")  # deep-wiener, unrolled-rl: registry.NOT_DEFAULT
 BASELINES = ("skimage-wiener", "skimage-rl", "skimage-wiener-pad", "skimage-rl-pad")
 TARGET_GAIN_DB = 2.0
 

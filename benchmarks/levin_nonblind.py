@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from hybrid_deblur.analysis.nonblind import Case, evaluate_cases
 
 CLASSICAL = ("wiener", "tikhonov", "rl", "rl-tv", "hqs-tv", "hqs-hl")
-LEARNED = ("unrolled-hqs", "deep-wiener", "unrolled-rl")
+LEARNED = ("unrolled-hqs", "pnp-drunet")  # deep-wiener, unrolled-rl: registry.NOT_DEFAULT
 BASELINES = ("skimage-wiener", "skimage-rl", "skimage-wiener-pad", "skimage-rl-pad")
 #: our method -> its scikit-image counterpart (None: the best scikit-image row)
 COUNTERPART = {"wiener": "skimage-wiener", "tikhonov": "skimage-wiener", "rl": "skimage-rl",

@@ -58,7 +58,8 @@ def demo_problem(image: str = "camera", *, size: int | None = 384, motion=(17.0,
 
 def run_demo(out: str | Path = "demo_out", *, image: str = "camera", methods: Sequence[str] | None = None,
              blind: bool = True, size: int | None = 384, seed: int = 0, progress: bool = True) -> dict[str, Any]:
-    """Run every available method on the demo problem; write ``demo.png`` and ``metrics.json``.
+    """Run every available method but ``registry.NOT_DEFAULT`` on the demo problem; write
+    ``demo.png`` and ``metrics.json``.
 
     Every image (the blurred input included) is scored as it is shown and saved: clipped to
     [0, 1]. The solvers themselves never clip (their overshoots are information), but a PNG
@@ -76,12 +77,13 @@ def run_demo(out: str | Path = "demo_out", *, image: str = "camera", methods: Se
 
     def ssim(a, r):
         return _ssim(np.clip(a, 0, 1), r)
+    from ..analysis.registry import NOT_DEFAULT
     from .methods import available_methods
 
     out = Path(out)
     _x, ref, psf, y, info = demo_problem(image, size=size, seed=seed)  # bad --image: nothing written
     out.mkdir(parents=True, exist_ok=True)
-    methods = list(available_methods() if methods is None else methods)
+    methods = list([m for m in available_methods() if m not in NOT_DEFAULT] if methods is None else methods)
     results: dict[str, dict] = {}
     images: dict[str, np.ndarray] = {}
     kernels: dict[str, np.ndarray] = {"PSF (motion + defocus)": np.asarray(psf)}
