@@ -50,6 +50,25 @@ def test_deblurrer_learned_and_classical(weights):
         Deblurrer("wiener", weights=weights)
 
 
+def test_default_deblurrer_is_pnp_and_does_no_harm_on_an_unblurred_image():
+    """The default method takes weights=/device= like every hybrid learned method, equals
+    the registered function, and returns no worse than the noisy input on a 1x1 kernel."""
+    from hybrid_deblur.learned.pnp import pnp_drunet
+    from hybrid_deblur.learned.weights import shipped_weights
+    from hybrid_deblur.metrics import psnr
+
+    if "drunet_gray" not in shipped_weights():
+        pytest.skip("no shipped denoiser weights")
+    d = Deblurrer(device="cpu")
+    assert d.method == "pnp-drunet" and d.kind == "hybrid"
+    x = synthetic_images(1, 48)[0][0].astype(np.float64)
+    k = np.ones((1, 1))
+    y, _ = degrade(x, k, boundary="valid", noise=0.01, seed=1)
+    out = d.restore(y, k, sigma=0.01)
+    assert np.array_equal(out, pnp_drunet(y, k, sigma=0.01, device="cpu"))
+    assert psnr(out, x) >= psnr(y, x) - 1e-9
+
+
 def test_train_command_runs_resumes_and_exports(tmp_path):
     import imageio.v3 as iio
 
