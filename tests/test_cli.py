@@ -129,3 +129,26 @@ def test_blind_deblur_estimates_a_motion_blur(tmp_path, sharp_png, capsys):
 
     k = np.load(tmp_path / "r_kernel.npy")
     assert 9 <= kernel_extent(k, 0.95) <= 15 and json.loads((tmp_path / "r.json").read_text())["decision"] == "estimated"
+
+
+
+def test_demo_default_set_leaves_out_methods_without_shipped_weights(tmp_path):
+    """A learned method that ships no weights is reported as a failure when asked for by
+    name, and recognised (only that error, not corrupt weights) so the default set skips it."""
+    pytest.importorskip("torch")
+    from hybrid_deblur.learned.e2e.restore import shipped_e2e
+    from hybrid_deblur.learned.weights import WeightsError
+    from hybrid_deblur.pipeline import demo
+
+    if "deblurcnn" in shipped_e2e():
+        pytest.skip("e2e-deblurcnn ships weights now")
+    s = demo.run_demo(tmp_path / "a", methods=["e2e-deblurcnn"], size=64, blind=False, progress=False)
+    assert "has no shipped weights" in s["results"]["e2e-deblurcnn"]["error"]
+    assert s["skipped_no_weights"] == []
+    from hybrid_deblur.pipeline.deblurrer import Deblurrer
+
+    with pytest.raises(WeightsError) as info:
+        Deblurrer("e2e-deblurcnn").restore(np.zeros((16, 16)))
+    assert demo._no_shipped_weights(info.value)
+    assert not demo._no_shipped_weights(WeightsError("sha256 mismatch for x.pt"))
+    assert not demo._no_shipped_weights(ValueError("method 'x' has no shipped weights"))

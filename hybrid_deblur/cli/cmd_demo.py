@@ -39,6 +39,8 @@ def run(args) -> int:
             print(f"{name:<24} failed: {r['error']}")
         else:
             print(f"{name:<24} {r['psnr']:>8.2f} {r['ssim']:>7.4f} {r['seconds']:>7.2f}")
+    if summary.get("skipped_no_weights"):
+        print(f"(not shown, no shipped weights: {', '.join(summary['skipped_no_weights'])})")
     print(f"wrote {args.out}/demo.png and {args.out}/metrics.json")
     ok = [r for r in summary["results"].values() if "error" not in r]
     if not ok:
