@@ -22,10 +22,11 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..analysis.registry import NOT_DEFAULT, available_methods
     from ..pipeline.demo import run_demo
 
-    methods = ([m for m in available_methods() if m not in NOT_DEFAULT] if args.methods is None
+    # None: run_demo's default set (available methods but registry.NOT_DEFAULT and those
+    # that ship no weights)
+    methods = (None if args.methods is None
                else [m.strip() for m in args.methods.split(",") if m.strip()])
     summary = run_demo(args.out, image=args.image, methods=methods, blind=args.blind, size=args.size,
                        seed=args.seed)
