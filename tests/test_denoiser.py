@@ -50,6 +50,29 @@ def test_drunet_is_bias_free_and_positively_homogeneous():
         torch.testing.assert_close(net(a * x, 0.1 * a), a * out, rtol=1e-10, atol=1e-12)
 
 
+def test_colour_from_gray_is_the_gray_model_on_the_opponent_luminance_plane():
+    from hybrid_deblur.learned.denoiser import colour_from_gray
+    from hybrid_deblur.learned.pnp import OPPONENT
+
+    gray = _randomised(DRUNet(1, widths=(4, 8))).double()
+    col = colour_from_gray(gray).double()
+    assert col.channels == 3 and col.config == dict(gray.config, channels=3)
+    x = torch.rand(2, 3, 20, 18, dtype=torch.float64)
+    M = torch.as_tensor(OPPONENT)
+    o = torch.einsum("ij,bjhw->bihw", M, x)
+    lum = o[:, :1]
+    assert not torch.allclose(gray(lum, 0.1), lum)  # the gray model does something
+    want = o.clone()
+    want[:, :1] = gray(lum, 0.1)  # luminance denoised by the gray model, chroma planes kept
+    torch.testing.assert_close(col(x, 0.1), torch.einsum("ji,bjhw->bihw", M, want), rtol=1e-10, atol=1e-12)
+    # a neutral image stays neutral (the residual is the same on R, G and B)
+    g = torch.rand(1, 1, 16, 16, dtype=torch.float64).expand(1, 3, 16, 16)
+    out = col(g, 0.05)
+    torch.testing.assert_close(out[:, 0], out[:, 2], rtol=0, atol=1e-14)
+    with pytest.raises(ValueError, match="1-channel DRUNet"):
+        colour_from_gray(col)
+
+
 def test_noise_map_checks_its_input():
     x = torch.zeros(2, 1, 4, 5)
     assert noise_map(0.1, x).shape == (2, 1, 4, 5)
@@ -132,6 +155,15 @@ def test_denoiser_trainer_init_starts_from_given_weights_and_refuses_another_sha
         torch.testing.assert_close(got[k], v, rtol=2e-3, atol=2e-4)
     save_weights(DRUNet(1, widths=(8, 32)), tmp_path / "other.pt")
     assert main(_denoiser_args(tmp_path / "b", "--steps", "1", "--init", str(tmp_path / "other.pt"))) == 2
+    # gray weights start a colour run on the luminance plane (colour_from_gray)
+    from hybrid_deblur.learned.denoiser import colour_from_gray
+
+    args = _denoiser_args(tmp_path / "c", "--steps", "1", "--lr", "0", "--init", str(tmp_path / "start.pt"))
+    args[args.index("--channels") + 1] = "3"
+    assert main(args) == 0
+    got = load_model(tmp_path / "c" / "drunet_color.pt").state_dict()
+    for k, v in colour_from_gray(start).state_dict().items():
+        torch.testing.assert_close(got[k], v, rtol=2e-3, atol=2e-4)
 
 
 @pytest.mark.slow

@@ -36,7 +36,7 @@ from torch.nn import functional as F
 
 from .layers import unet_forward
 
-__all__ = ["DRUNet", "noise_map", "SIGMA_MAX"]
+__all__ = ["DRUNet", "noise_map", "SIGMA_MAX", "colour_from_gray"]
 
 #: largest noise level the shipped denoisers were trained for (on the [0, 1] scale)
 SIGMA_MAX = 50 / 255
@@ -148,3 +148,49 @@ class DRUNet(nn.Module):
         smap = noise_map(sigma, x)
         r = self.residual(torch.cat([x, smap], dim=1))
         return x + r.to(x.dtype)
+
+
+def colour_from_gray(gray: DRUNet) -> DRUNet:
+    """A 3-channel :class:`DRUNet` that starts as ``gray`` on the luminance plane.
+
+    The warm start of a colour denoiser from trained gray weights: the body is copied,
+    the head reads the orthonormal luminance ``L = (R + G + B) / √3`` (the gray head's
+    image weights divided by √3 on each of R, G, B; its noise-map weights unchanged: ``L``
+    has the noise std of one channel), and the tail adds the gray residual back as
+    ``r(L) / √3`` to every channel.
+
+    Parameters
+    ----------
+    gray : DRUNet
+        A 1-channel denoiser.
+
+    Returns
+    -------
+    DRUNet
+        ``colour(x, σ) = x + (gray(L, σ) - L) / √3`` for every channel: the luminance part
+        of the gray model on opponent planes (``pnp.OPPONENT``), chroma not yet denoised.
+
+    Examples
+    --------
+    >>> import torch
+    >>> g = DRUNet(1, widths=(8, 16))
+    >>> _ = torch.nn.init.normal_(g.tail.weight, std=0.01)
+    >>> c = colour_from_gray(g)
+    >>> x = torch.rand(1, 3, 16, 16)
+    >>> lum = x.sum(1, keepdim=True) / 3 ** 0.5
+    >>> bool(torch.allclose(c(x, 0.1), x + (g(lum, 0.1) - lum) / 3 ** 0.5, atol=1e-6))
+    True
+    """
+    if not isinstance(gray, DRUNet) or gray.channels != 1:
+        raise ValueError(f"gray must be a 1-channel DRUNet, got "
+                         f"{type(gray).__name__} with {getattr(gray, 'channels', '?')} channel(s)")
+    cfg = dict(gray.config, channels=3)
+    out = DRUNet(**cfg).to(device=gray.tail.weight.device, dtype=gray.tail.weight.dtype)
+    sd = {k: v.detach().clone() for k, v in gray.state_dict().items()}
+    r3 = 3 ** 0.5
+    hw = sd["head.weight"]  # (w0, 8, 3, 3): unshuffled [x (4 sub-pixels), sigma (4)]
+    sd["head.weight"] = torch.cat([hw[:, :4] / r3] * 3 + [hw[:, 4:]], dim=1)
+    tw = sd["tail.weight"]  # (4, w0, 3, 3): the 4 sub-pixels of one channel
+    sd["tail.weight"] = torch.cat([tw / r3] * 3, dim=0)
+    out.load_state_dict(sd)
+    return out

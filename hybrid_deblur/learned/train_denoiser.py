@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .denoiser import SIGMA_MAX, DRUNet
+from .denoiser import SIGMA_MAX, DRUNet, colour_from_gray
 from .denoiser_data import ImageBank, KernelPool, add_noise, cpu_has_bf16
 from .train import TrainingDiverged, hardware
 from .weights import (WEIGHTS_DIR, _atomic_bytes, config_hash, load_checkpoint, save_checkpoint,
@@ -88,10 +88,13 @@ class DenoiserTrainer:
 
             init = load_model(args.init)
             for c, m in self.models.items():
-                if init.config != m.config:
+                src = init
+                if init.config == dict(m.config, channels=1) and c == 3:
+                    src = colour_from_gray(init)  # gray -> colour warm start (luminance path)
+                if src.config != m.config:
                     raise ValueError(f"--init {str(args.init)!r} holds a {init.config} model; this "
                                      f"run trains {m.config}")
-                m.load_state_dict(init.state_dict())
+                m.load_state_dict(src.state_dict())
         self.ema = {c: copy.deepcopy(m).eval() for c, m in self.models.items()}
         self.step, self.ft_step, self.elapsed = 0, 0, 0.0
         self.rows: list[dict] = []
@@ -389,7 +392,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--low-sigma-share", type=float, default=0.0,
                    help="share of the batch with noise levels log-uniform in [0.25, 50]/255")
     p.add_argument("--init", default=None, metavar="WEIGHTS",
-                   help="start from these denoiser weights (a drunet_*.pt of an earlier run)")
+                   help="start from these denoiser weights (a drunet_*.pt of an earlier run; gray "
+                        "weights start a colour model on the luminance plane, see colour_from_gray)")
     p.add_argument("--finetune-share", type=float, default=0.0,
                    help="share of the budget spent fine-tuning the gray UnrolledHQS on valid blur")
     p.add_argument("--stages", type=int, default=6, help="UnrolledHQS stages for the fine-tune")
