@@ -179,6 +179,18 @@ class Batcher:
         self.K = pool.shape[-1]
         self.crop, self.device = int(crop), device
         self.sigma, self.p_poisson, self.photons = sigma, p_poisson, photons
+        nz = self.pool > 1e-3 * self.pool.flatten(1).amax(1)[:, None, None]
+        c = torch.arange(self.K, device=self.pool.device) - self.K // 2
+        ext = torch.where(nz, torch.maximum(c.abs()[:, None], c.abs()[None, :]), torch.zeros_like(nz, dtype=c.dtype))
+        #: odd support (px) of every pool kernel, for the small-kernels-first curriculum
+        self.support = 2 * ext.flatten(1).amax(1) + 1
+        self.max_support = self.K
+
+    def _pick(self, n: int, g: torch.Generator) -> torch.Tensor:
+        ok = torch.nonzero(self.support <= self.max_support).flatten()
+        if ok.numel() == 0:
+            ok = torch.arange(len(self.pool), device=self.pool.device)
+        return ok[torch.randint(ok.numel(), (n,), generator=g).to(ok.device)]
 
     def batch(self, n: int, g: torch.Generator):
         S = self.crop + self.K - 1
@@ -195,7 +207,7 @@ class Batcher:
             x = torch.rot90(x, t % 4, (0, 1))
             xs.append(x.flip(0) if t >= 4 else x)
         x = torch.stack(xs)[:, None]
-        kk = self.pool[torch.randint(len(self.pool), (n,), generator=g).to(dev)]
+        kk = self.pool[self._pick(n, g)]
         t = torch.randint(8, (n,), generator=g).tolist()
         kk = torch.stack([torch.rot90(k, a % 4, (0, 1)).flip(0) if a >= 4 else torch.rot90(k, a % 4, (0, 1))
                           for k, a in zip(kk, t)])
@@ -258,8 +270,17 @@ def train(*, device: str = "cpu", minutes: float = 5.0, data: str = "../shared/d
           batch: int | None = None, crop: int = 112, ksize: int = 65, width: int = 32, lr: float = 1e-3,
           pool: int | None = None, workers: int | None = None, seed: int = 0, init: str | None = None,
           threads: int | None = None, val_every_s: float | None = None, amp: bool = True,
-          max_images: int | None = 160) -> dict:
-    """Train for ``minutes`` of wall-clock (pool and data loading included); return the model card."""
+          max_images: int | None = 160, resume: bool = False, curriculum: float = 0.0,
+          snapshot_min: float = 0.0, n_val: int | None = None) -> dict:
+    """Train for ``minutes`` of wall-clock (pool and data loading included); return the model card.
+
+    ``resume`` continues from ``OUT/train_state.pt`` (written atomically at every validation:
+    weights, EMA, optimiser, step, elapsed time, RNG), so a killed run loses at most one
+    validation interval. ``curriculum`` > 0: the largest kernel support drawn grows linearly
+    from 15 px to ``ksize`` over that fraction of the budget (small kernels first).
+    ``snapshot_min`` > 0 keeps a copy of the EMA weights every that many minutes
+    (``OUT/snap_<step>.pt``) for checkpoint selection.
+    """
     t_start = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -268,7 +289,7 @@ def train(*, device: str = "cpu", minutes: float = 5.0, data: str = "../shared/d
     if threads or not cuda:
         torch.set_num_threads(int(threads or min(2, os.cpu_count() or 1)))
     workers = int(workers or (min(16, os.cpu_count() or 1) if cuda else 1))
-    pool_n = int(pool or (4000 if cuda else 96))
+    pool_n = int(pool or (4000 if cuda else 1500))
     batch = int(batch or (64 if cuda else 4))
     val_every_s = float(val_every_s or (30.0 if cuda else 20.0))
     kernels, fams = build_kernel_pool(pool_n, ksize, seed=seed, workers=workers)
@@ -276,10 +297,11 @@ def train(*, device: str = "cpu", minutes: float = 5.0, data: str = "../shared/d
     train_imgs, val_imgs = load_gray_images(data, min_side=crop + ksize - 1, workers=workers,
                                             max_images=None if cuda else max_images)
     bt = Batcher(train_imgs, kernels, crop=crop, device=dev)
-    vk, _ = build_kernel_pool(64 if cuda else 8, ksize, seed=seed + 7919, workers=1)
+    n_val = int(n_val or (64 if cuda else 24))
+    vk, _ = build_kernel_pool(n_val, ksize, seed=seed + 7919, workers=1)
     bv = Batcher(val_imgs, vk, crop=crop, device=dev)
     gv = torch.Generator().manual_seed(seed + 1)
-    val = bv.batch(64 if cuda else 8, gv)
+    val = bv.batch(n_val, gv)
     net = KernelNet(ksize=ksize, crop=crop, width=width)
     if init:
         from .kernel_net import load_kernel_net
@@ -293,6 +315,17 @@ def train(*, device: str = "cpu", minutes: float = 5.0, data: str = "../shared/d
     use_amp = bool(amp) and (cuda or _cpu_has_bf16())
     rows, step, last_val = [], 0, time.perf_counter()
     run_avg = None
+    t_off = 0.0  # seconds trained by the runs this one resumes
+    state_path = out / "train_state.pt"
+    if resume and state_path.is_file():
+        st = torch.load(state_path, map_location=dev, weights_only=True)
+        net.load_state_dict(st["net"])
+        ema = {k: v.float() for k, v in st["ema"].items()}
+        opt.load_state_dict(st["opt"])
+        g.set_state(st["rng"])
+        step, t_off, rows, run_avg = int(st["step"]), float(st["seconds"]), [list(r) for r in st["rows"]], st["avg"]
+        print(f"resumed {state_path} at step {step} ({t_off:.0f} s trained)", flush=True)
+    last_snap = t_off
     card: dict = {}
     t_train0 = time.perf_counter()
 
@@ -319,7 +352,7 @@ def train(*, device: str = "cpu", minutes: float = 5.0, data: str = "../shared/d
 
         cpu_net = KernelNet(ksize=ksize, crop=crop, width=width)
         cpu_net.load_state_dict({k: v.detach().cpu().float() for k, v in ema.items()})
-        elapsed = time.perf_counter() - t_start
+        elapsed = time.perf_counter() - t_start + t_off
         card = save_weights(cpu_net, out / f"{SHIPPED_NAME}.pt", card={
             "name": SHIPPED_NAME, "task": "blind kernel estimation (gray, linear light)",
             "data": {"folders": [str(Path(data) / "train400"), str(Path(data) / "cbsd432")],
@@ -356,11 +389,13 @@ def train(*, device: str = "cpu", minutes: float = 5.0, data: str = "../shared/d
         pass
     while not stop["flag"]:
         now = time.perf_counter()
-        frac = (now - t_start) / budget
+        frac = (now - t_start + t_off) / budget
         if frac >= 1.0:
             break
         for pg in opt.param_groups:
-            pg["lr"] = lr_at(max(0.0, (now - t_train0) / max(budget - (t_train0 - t_start), 1.0)))
+            pg["lr"] = lr_at(max(0.0, (now - t_train0 + t_off) / max(budget - (t_train0 - t_start), 1.0)))
+        if curriculum > 0:
+            bt.max_support = int(min(ksize, 15 + (ksize - 15) * frac / curriculum))
         y, yc, x, kk = bt.batch(batch, g)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
             kh = net(y)
@@ -382,13 +417,25 @@ def train(*, device: str = "cpu", minutes: float = 5.0, data: str = "../shared/d
         run_avg = lv if run_avg is None else 0.98 * run_avg + 0.02 * lv
         if time.perf_counter() - last_val >= val_every_s:
             vals = validate()
-            rows.append([step, round(time.perf_counter() - t_start, 1), round(run_avg, 5), *[round(v, 5) for v in vals]])
+            rows.append([step, round(time.perf_counter() - t_start + t_off, 1), round(run_avg, 5), *[round(v, 5) for v in vals]])
             print(f"step {step} t={rows[-1][1]}s loss {run_avg:.4f} val kernel {vals[0]:.4f} "
                   f"reblur {vals[1]:.4f} cos {vals[2]:.4f}", flush=True)
             checkpoint(vals)
+            elapsed = time.perf_counter() - t_start + t_off
+            blob = {"net": net.state_dict(), "ema": ema, "opt": opt.state_dict(), "rng": g.get_state(),
+                    "step": step, "seconds": elapsed - (t_train0 - t_start), "rows": rows, "avg": run_avg}
+            torch.save(blob, out / ".train_state.tmp")
+            os.replace(out / ".train_state.tmp", state_path)
+            if snapshot_min > 0 and elapsed - last_snap >= 60 * snapshot_min:
+                import shutil
+
+                for ext in (".pt", ".json"):
+                    shutil.copyfile(out / f"{SHIPPED_NAME}{ext}", out / f".snap.tmp{ext}")
+                    os.replace(out / f".snap.tmp{ext}", out / f"snap_{step:06d}{ext}")
+                last_snap = elapsed
             last_val = time.perf_counter()
     vals = validate()
-    rows.append([step, round(time.perf_counter() - t_start, 1), round(run_avg or float("nan"), 5),
+    rows.append([step, round(time.perf_counter() - t_start + t_off, 1), round(run_avg or float("nan"), 5),
                  *[round(v, 5) for v in vals]])
     checkpoint(vals, final=True)
     print(f"done: {step} steps, val kernel {vals[0]:.4f} reblur {vals[1]:.4f} cos {vals[2]:.4f} "
@@ -415,12 +462,20 @@ def main(argv=None) -> int:
     p.add_argument("--init", default=None, help="start from this weight file")
     p.add_argument("--max-images", type=int, default=160, help="CPU only: evenly spaced image subset")
     p.add_argument("--no-amp", dest="amp", action="store_false")
+    p.add_argument("--ksize", type=int, default=65)
+    p.add_argument("--crop", type=int, default=112)
+    p.add_argument("--val-every-s", type=float, default=None)
+    p.add_argument("--resume", action="store_true", help="continue from OUT/train_state.pt")
+    p.add_argument("--curriculum", type=float, default=0.0,
+                   help="fraction of the budget over which the largest kernel grows from 15 px to ksize")
+    p.add_argument("--snapshot-min", type=float, default=0.0, help="keep OUT/snap_<step>.pt every N minutes")
     a = p.parse_args(argv)
     if a.minutes <= 0:
         raise ValueError(f"--minutes {a.minutes!r} must be > 0")
     train(device=a.device, minutes=a.minutes, data=a.data, out=a.out, batch=a.batch, width=a.width,
           lr=a.lr, pool=a.pool, workers=a.workers, seed=a.seed, init=a.init, threads=a.threads, amp=a.amp,
-          max_images=a.max_images)
+          max_images=a.max_images, ksize=a.ksize, crop=a.crop, val_every_s=a.val_every_s, resume=a.resume,
+          curriculum=a.curriculum, snapshot_min=a.snapshot_min)
     return 0
 
 
