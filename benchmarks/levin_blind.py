@@ -1,8 +1,9 @@
 """Blind deblurring on Levin et al. (2009): 32 real camera-shake captures.
 
 For each capture: estimate the kernel with :func:`hybrid_deblur.estimate.estimate_kernel`,
-restore with the *same* non-blind step (hyper-Laplacian HQS,
-:func:`hybrid_deblur.estimate.restore.restore_ringing_suppressed`, clipped to [0, 1] unless
+restore with the *same* non-blind step (default: hyper-Laplacian HQS,
+:func:`hybrid_deblur.estimate.restore.restore_ringing_suppressed`; ``--final NAME``: any
+registered method, e.g. ``pnp-drunet``, the default of ``Deblurrer``; clipped to [0, 1] unless
 ``--no-clip``) for the estimated and for the true kernel, and report aligned PSNR/SSIM
 (DESIGN §7: ±5 px incl. 0.25-px shifts, 15 px border), kernel similarity, the error ratio
 against our own true-kernel restoration and against Levin's true-kernel SSDs (manifest), success rates and time per image.
@@ -11,7 +12,8 @@ Usage (from the repository root)::
 
     OMP_NUM_THREADS=1 HYBRID_DEBLUR_FFT_WORKERS=1 .venv/bin/python benchmarks/levin_blind.py \\
         [--data ../shared/data] [--out bench_out/levin_blind.json] [--limit N] [--jobs 1] \\
-        [--reference mat|png] [--method map] [--prior l0] [--size auto]
+        [--reference mat|png] [--method map] [--prior l0] [--size auto] [--final hl|METHOD] \\
+        [--kernels-from EARLIER.json]
 
 ``--reference mat`` (default) reads Levin's float ``x``/``y`` from ``mat/``: the published
 means were computed against the float sharp images, and the sharp PNG copies differ from them
@@ -67,41 +69,60 @@ def load_case(root: Path, i: int, j: int, reference: str):
     return y, x, k / k.sum()
 
 
+def _final_step(final: str):
+    """The non-blind step applied to both kernels: ``"hl"`` (the hyper-Laplacian HQS with
+    ringing suppression, the default) or any registered method through :class:`Deblurrer`."""
+    if final == "hl":
+        from hybrid_deblur.estimate.restore import restore_ringing_suppressed
+
+        return restore_ringing_suppressed
+    from hybrid_deblur.pipeline.deblurrer import Deblurrer
+
+    d = Deblurrer(final)
+    return lambda y, k: np.asarray(d.restore(y, k), float)
+
+
 def run_case(args):
     """Estimate, restore (estimated and true kernel), measure one capture."""
-    root, i, j, reference, method, prior, size, ssd_levin, clip = args
+    root, i, j, reference, method, prior, size, ssd_levin, clip, final, cached = args
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from hybrid_deblur import metrics as M
-    from hybrid_deblur.estimate import estimate_kernel
-    from hybrid_deblur.estimate.restore import restore_ringing_suppressed
 
     y, x, k = load_case(Path(root), i, j, reference)
-    t0 = time.perf_counter()
-    import warnings
+    if cached is None:
+        from hybrid_deblur.estimate import estimate_kernel
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the no-harm decision is recorded per image
-        ke, rep = estimate_kernel(y, size=None if size == "auto" else int(size), method=method,
-                                  prior=prior)
-    t_est = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the no-harm decision is recorded per image
+            ke, rep = estimate_kernel(y, size=None if size == "auto" else int(size), method=method,
+                                      prior=prior)
+        t_est = time.perf_counter() - t0
+        est = {"size": rep.size[0], "confidence": rep.confidence, "decision": rep.decision,
+               "chosen": rep.params.get("chosen", method), "path": rep.params.get("path")}
+    else:  # kernels of an earlier run (--kernels-from): only the final step changes
+        ke, t_est = np.asarray(cached["kernel_estimate"], float), cached["time_estimate_s"]
+        est = {key: cached.get(key) for key in ("size", "confidence", "decision", "chosen", "path")}
+    restore = _final_step(final)
     t1 = time.perf_counter()
-    z_est = restore_ringing_suppressed(y, ke)
+    z_est = restore(y, ke)
     t_restore = time.perf_counter() - t1
-    z_true = restore_ringing_suppressed(y, k)
+    z_true = restore(y, k)
     if clip:  # displayable images, the same for both restorations
         z_est, z_true = np.clip(z_est, 0, 1), np.clip(z_true, 0, 1)
     ssd_est = M.ssd_aligned(z_est, x)
     ssd_true = M.ssd_aligned(z_true, x)
     return {
-        "image": f"im{i}", "kernel": f"k{j}", "size": rep.size[0],
+        "image": f"im{i}", "kernel": f"k{j}", "size": est["size"],
         "psnr": M.aligned_psnr(z_est, x), "ssim": M.aligned_ssim(z_est, x),
         "psnr_true_kernel": M.aligned_psnr(z_true, x), "ssim_true_kernel": M.aligned_ssim(z_true, x),
         "kernel_similarity": M.kernel_similarity(ke, k),
         "ratio_own": ssd_est / max(ssd_true, 1e-12), "ratio_levin": ssd_est / ssd_levin,
         "ssd": ssd_est, "ssd_true_kernel": ssd_true, "ssd_levin": ssd_levin,
-        "confidence": rep.confidence, "decision": rep.decision, "time_estimate_s": t_est,
-        "chosen": rep.params.get("chosen", method), "path": rep.params.get("path"),
-        "time_restore_s": t_restore,
+        "confidence": est["confidence"], "decision": est["decision"], "time_estimate_s": t_est,
+        "chosen": est["chosen"], "path": est["path"], "time_restore_s": t_restore, "final": final,
         "kernel_estimate": np.asarray(ke).tolist(),
     }
 
@@ -165,6 +186,11 @@ def main(argv=None) -> int:
     ap.add_argument("--method", default="map", choices=("map", "auto", "learned", "blind_rl", "parametric"))
     ap.add_argument("--prior", default="l0", choices=("l0", "dark_channel"))
     ap.add_argument("--size", default="auto", help="kernel size or 'auto'")
+    ap.add_argument("--final", default="hl",
+                    help="non-blind step for both kernels: 'hl' (hyper-Laplacian HQS with ringing "
+                         "suppression) or a registered method name, e.g. pnp-drunet")
+    ap.add_argument("--kernels-from", default=None, metavar="JSON",
+                    help="reuse the estimated kernels of an earlier run's JSON (same captures)")
     ap.add_argument("--no-clip", dest="clip", action="store_false",
                     help="do not clip both restorations to [0, 1] before measuring")
     a = ap.parse_args(argv)
@@ -174,7 +200,11 @@ def main(argv=None) -> int:
         return 2
     man = json.loads((root / "manifest.json").read_text())
     ssd = np.asarray(man["mat"]["ssd_error_true_kernel"]["values"], dtype=float)
-    jobs = [(str(root), i, j, a.reference, a.method, a.prior, a.size, float(ssd[i - 1, j - 1]), a.clip)
+    cached = {}
+    if a.kernels_from:
+        cached = {(r["image"], r["kernel"]): r for r in json.loads(Path(a.kernels_from).read_text())["rows"]}
+    jobs = [(str(root), i, j, a.reference, a.method, a.prior, a.size, float(ssd[i - 1, j - 1]), a.clip,
+             a.final, cached.get((f"im{i}", f"k{j}")) if a.kernels_from else None)
             for i in range(1, 5) for j in range(1, 9)]
     jobs = jobs[: a.limit] if a.limit else jobs
     from tqdm import tqdm
@@ -188,7 +218,7 @@ def main(argv=None) -> int:
         rows = [run_case(j) for j in tqdm(jobs, disable=not sys.stderr.isatty())]
     s = summarise(rows)
     title = (f"Levin 2009 blind ({a.method}, prior {a.prior}, size {a.size}, reference {a.reference}, "
-             f"{len(rows)} captures)")
+             f"final step {a.final}, {len(rows)} captures)")
     md = markdown(rows, s, title)
     print(md)
     out = Path(a.out)
