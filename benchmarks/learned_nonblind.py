@@ -25,7 +25,9 @@ Run::
         [--sections levin,bsd68,kodak24,colour,speed] [--limit 12] [--methods hqs-hl,wiener,pnp-drunet,...]
 
 ``--methods`` also takes ``pnp-drunet/x8-last`` (pnp-drunet with the x8 self-ensemble on its last
-iteration, ``ensemble=1``).
+iteration, ``ensemble=1``). The colour section puts pnp-drunet's colour modes side by side:
+``pnp-drunet/joint`` (the 3-channel denoiser: ``--colour-denoiser`` or the shipped one),
+``pnp-drunet/opponent`` (the gray denoiser on opponent planes) and ``pnp-drunet/gray-per-channel``.
 """
 
 from __future__ import annotations
@@ -86,11 +88,16 @@ def _restore(method: str, y, k, sigma):
     opts = dict(OPTIONS.get(method, {}))
     if method == "pnp-drunet/x8-last":  # the x8 self-ensemble on the last iteration
         method, opts = "pnp-drunet", dict(OPTIONS.get("pnp-drunet", {}), ensemble=1)
-    if method == "pnp-drunet/gray-per-channel":
+    if method in ("pnp-drunet/gray-per-channel", "pnp-drunet/opponent"):
         from hybrid_deblur.learned.pnp import get_denoiser
 
         method, opts = "pnp-drunet", {"model": get_denoiser(1, weights=OPTIONS.get("pnp-drunet", {}).get("weights")),
-                                      "colour": "per-channel"}
+                                      "colour": method.split("/")[1].replace("gray-", "")}
+    if method == "pnp-drunet/joint":  # the 3-channel denoiser (--colour-denoiser, or the shipped one)
+        from hybrid_deblur.learned.pnp import get_denoiser
+
+        method, opts = "pnp-drunet", {"model": get_denoiser(3, weights=OPTIONS.get("colour", {}).get("weights")),
+                                      "colour": "joint"}
     t0 = time.perf_counter()
     x = restore(y, k, method=method, boundary="auto", sigma=sigma, **opts)
     return np.asarray(x, dtype=np.float64), time.perf_counter() - t0
@@ -257,12 +264,16 @@ def main(argv=None) -> int:
     ap.add_argument("--levin-sigmas", default="2.55,7.65", help="Levin noise levels (x/255)")
     ap.add_argument("--denoiser", default=None, help="denoiser weights for pnp-drunet (default: shipped)")
     ap.add_argument("--unrolled-pnp", default=None, help="weights for unrolled-pnp (default: shipped)")
+    ap.add_argument("--colour-denoiser", default=None,
+                    help="3-channel denoiser weights for the pnp-drunet/joint colour row (default: shipped)")
     ap.add_argument("--no-progress", dest="progress", action="store_false")
     args = ap.parse_args(argv)
     if args.denoiser:
         OPTIONS["pnp-drunet"] = OPTIONS["pnp-drunet-fast"] = {"weights": args.denoiser}
     if args.unrolled_pnp:
         OPTIONS["unrolled-pnp"] = {"weights": args.unrolled_pnp}
+    if args.colour_denoiser:
+        OPTIONS["colour"] = {"weights": args.colour_denoiser}
 
     import torch
 
@@ -292,8 +303,11 @@ def main(argv=None) -> int:
                 print(md[-2], flush=True)
     if "colour" in sections:
         cm = [m for m in methods if m in ("hqs-hl", "pnp-drunet", "unrolled-pnp")]
-        if "pnp-drunet" in cm:
-            cm.append("pnp-drunet/gray-per-channel")
+        if "pnp-drunet" in cm:  # the default beside each colour mode (joint needs a colour model)
+            from hybrid_deblur.learned.weights import shipped_weights
+
+            joint = "colour" in OPTIONS or "drunet_color" in shipped_weights()
+            cm += (["pnp-drunet/joint"] if joint else []) + ["pnp-drunet/opponent", "pnp-drunet/gray-per-channel"]
         report["colour"] = colour_suite(data / "cbsd68", cm, min(args.limit, 8), args.progress)
         md += [_table(report["colour"]["summary"], "CBSD68 colour, camera shake, sigma=0.01",
                       ("psnr", "false_colour")), ""]
