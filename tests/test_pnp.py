@@ -58,9 +58,11 @@ def test_pnp_with_the_tv_prox_is_the_engines_hqs(boundary):
     op = Blur(k, "circular" if boundary == "circular" else "valid")
     y = op(x) + 0.01 * np.random.default_rng(1).standard_normal(op.output_shape(x.shape))
     got, info = pnp_drunet(y, k, sigma=0.01, model=TVProx(), boundary=boundary, return_info=True)
-    ref = HQS(y, k, prior=tv_prox_fn, sigma=0.01, lam=0.23, num_iter=6, boundary=boundary).run()
+    from hybrid_deblur.learned.pnp import PNP_ITERATIONS, PNP_LAMBDA
+
+    ref = HQS(y, k, prior=tv_prox_fn, sigma=0.01, lam=PNP_LAMBDA, num_iter=PNP_ITERATIONS, boundary=boundary).run()
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12)
-    assert info["prior"] == "denoiser" and len(info["sigma_schedule"]) == 6
+    assert info["prior"] == "denoiser" and len(info["sigma_schedule"]) == PNP_ITERATIONS == 5
     assert info["boundary"] == boundary
     # and it is a real deblurring: better than the blurred input on the observed frame
     if boundary != "circular":  # compare on the observed frame
@@ -290,7 +292,7 @@ def test_x8_self_ensemble_is_the_mean_over_rotations_and_flips():
     y = Blur(k, "valid")(x) + 0.01 * np.random.default_rng(1).standard_normal((36, 36))
     got, info = pnp_drunet(y, k, sigma=0.01, model=net, ensemble=2, num_iter=5, return_info=True)
     last2 = info["sigma_schedule"][-2:]
-    ref = HQS(y, k, prior=lambda u, s: d8(u, s) if s in last2 else plain(u, s), sigma=0.01, lam=0.23,
+    ref = HQS(y, k, prior=lambda u, s: d8(u, s) if s in last2 else plain(u, s), sigma=0.01, lam=0.18,
               num_iter=5).run()
     np.testing.assert_allclose(got, ref, atol=1e-10)
     assert not np.allclose(got, pnp_drunet(y, k, sigma=0.01, model=net, num_iter=5), atol=1e-5)
