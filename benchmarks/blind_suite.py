@@ -15,7 +15,8 @@ trajectories with seeds >= 10_000 (the trainer draws from other generators' stre
 Usage (repository root)::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/blind_suite.py --quick \\
-        [--estimators auto,parametric] [--data ../shared/data] [--out bench_out/blind_suite.json]
+        [--estimators auto,parametric] [--data ../shared/data] [--out bench_out/blind_suite.json] \\
+        [--kernel-net W.pt | --no-learned]
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _p in (ROOT, ROOT / "benchmarks"):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
 
 
 def kernels(quick: bool) -> list[tuple[str, str, np.ndarray]]:
@@ -123,7 +125,7 @@ def run_case(x, k, sigma, estimators, seed):
                      "chosen": est.params.get("chosen", e), "ksize": list(np.shape(rep["psf"])),
                      "margin": est.margin, "ambiguity": est.ambiguity,
                      **{key: est.params.get(key) for key in ("path", "consistency", "tiles", "map_agreement",
-                                                            "flip_gap")},
+                                                            "flip_gap", "learned_agreement")},
                      "seconds_estimate": rep["seconds_estimate"], "seconds": time.perf_counter() - t0,
                      "mp": y.size / 1e6})
     return rows
@@ -198,7 +200,19 @@ def main(argv=None) -> int:
                     help="comma list of folder/file names instead of the suite's; 'tune' = the "
                          "development images (TUNE_IMAGES), never reported as suite results")
     ap.add_argument("--kernels", default=None, help="comma list of kernel names (subset)")
+    ap.add_argument("--kernel-net", default=None,
+                    help="kernel-net weight file used as the learned estimator (default: the shipped one)")
+    ap.add_argument("--no-learned", action="store_true",
+                    help="leave the learned candidate out of auto (as without shipped weights)")
     a = ap.parse_args(argv)
+    if a.kernel_net:
+        from learned_kernel_eval import use_weights
+
+        use_weights(a.kernel_net)
+    if a.no_learned:
+        from hybrid_deblur.estimate import core
+
+        core.ESTIMATOR_WEIGHTS["learned"] = "/nonexistent/kernel_net_gray.pt"
     data = Path(a.data)
     if not (data / "bsd68").is_dir():
         print(f"no data under {data}: nothing to run")

@@ -130,6 +130,8 @@ def main(argv=None) -> int:
     ap.add_argument("--split", choices=("val", "report"), default="val")
     ap.add_argument("--sigmas", default="0.005,0.01,0.02")
     ap.add_argument("--compare", action="store_true", help="also the MAP / parametric candidates (cached)")
+    ap.add_argument("--learned-map", type=int, default=0,
+                    help="also MAP initialised by the learned kernel on this many finest levels")
     ap.add_argument("--auto", action="store_true", help="also estimate_kernel(auto) with the learned candidate")
     ap.add_argument("--cache", default=str(ROOT / "bench_out" / "blind5" / "cand_cache"))
     ap.add_argument("--out", default=str(ROOT / "bench_out" / "blind5" / "learned_eval.json"))
@@ -138,6 +140,7 @@ def main(argv=None) -> int:
     if not (data / "bsd68").is_dir():
         print(f"no data under {data}: nothing to run")
         return 0
+    from hybrid_deblur.estimate.select import kernel_extent
     from hybrid_deblur.learned.kernel_net import estimate_kernel_learned, load_kernel_net
     from hybrid_deblur.metrics import psnr
     from hybrid_deblur.physics import crop_valid, degrade
@@ -157,18 +160,29 @@ def main(argv=None) -> int:
         xt = np.asarray(hqs_tv(y, k)) if k.size > 1 else y
         ssd_true = float(((xt - ref) ** 2).sum())
         row = {"image": iname, "kernel": kname, "family": fam, "sigma": s, "psnr_in": p_in,
-               "psnr_true": float(psnr(xt, ref)), "ksize": int(max(k.shape))}
+               "psnr_true": float(psnr(xt, ref)), "ksize": int(max(k.shape)), "extent": kernel_extent(k)}
         for w, net in nets.items():
             from hybrid_deblur.learned import kernel_net
 
             kernel_net._CACHE["w"] = net
             tl = time.perf_counter()
             kl, info = estimate_kernel_learned(y, weights="w")
-            row[f"learned:{w}"] = {"sim": _sim(kl, k), "support": info["support"],
+            row[f"learned:{w}"] = {"sim": _sim(kl, k), "support": info["support"], "extent": kernel_extent(kl),
                                    "seconds": time.perf_counter() - tl}
             if a.compare or a.auto:
                 r_, p_ = _ratio(y, ref, kl, ssd_true)
                 row[f"learned:{w}"].update(ratio=r_, psnr=p_)
+            if a.learned_map:
+                from hybrid_deblur.estimate.candidates import center_crop
+                from hybrid_deblur.estimate.map_l0 import map_estimate
+
+                tl = time.perf_counter()
+                sz = int(min(max(15, 1.25 * kernel_extent(kl) + 4), 0.2 * min(y.shape))) | 1
+                km, inf = map_estimate(center_crop(y, max(256, 3 * sz)), (sz, sz), cg_iterations=6, init=kl,
+                                       init_levels=a.learned_map)
+                r_, p_ = _ratio(y, ref, km, ssd_true)
+                row[f"lmap:{w}"] = {"sim": _sim(km, k), "ratio": r_, "psnr": p_, "size": sz, "agree": _sim(km, kl),
+                                    "explained": inf.get("explained"), "seconds": time.perf_counter() - tl}
         if a.compare:
             key = cache / f"{iname.replace('/', '_')}_{kname}_{s}.npz"
             if key.is_file():
@@ -202,6 +216,7 @@ def main(argv=None) -> int:
                                     "seconds": time.perf_counter() - ta, "sim": _sim(np.asarray(ka), k)}
         rows.append(row)
         msg = " ".join(f"L{i}={row[f'learned:{w}']['sim']:.3f}" for i, w in enumerate(wlist))
+        msg += "".join(f" LM{i}={row[f'lmap:{w}']['sim']:.3f}" for i, w in enumerate(wlist) if f"lmap:{w}" in row)
         if a.compare:
             msg += f" P={row['parametric']['sim']:.3f} M={row['map']['sim']:.3f}"
         print(f"{iname:20s} {kname:10s} s={s:<6} in {p_in:6.2f} {msg}", flush=True)
@@ -219,7 +234,8 @@ def main(argv=None) -> int:
 
 def summarise(rows, wlist) -> dict:
     """Per estimator: mean similarity (all, per family), share of error ratios <= 3 (blurred)."""
-    names = [f"learned:{w}" for w in wlist] + ["parametric", "map", "auto_nolearned"] + \
+    names = [f"learned:{w}" for w in wlist] + [f"lmap:{w}" for w in wlist] + \
+        ["parametric", "map", "auto_nolearned"] + \
         [f"auto:{w}" for w in wlist]
     out = {}
     for nm in names:

@@ -260,3 +260,21 @@ def test_parametric_with_a_3px_size_does_not_crash_on_an_unblurred_image():
         k, rep = estimate_kernel(y, size=3, method="parametric")
     assert k.shape == (3, 3) and np.all(np.isfinite(k)) and abs(float(k.sum()) - 1) < 1e-9
     assert rep.decision == "identity"
+
+
+def test_map_initialised_by_a_rough_kernel_refines_it_on_the_finest_levels():
+    """The learned estimator's use: MAP from a blurred copy of the true kernel (as blurry
+    as a learned estimate, similarity 0.73-0.78) runs two pyramid levels and sharpens it to
+    >= 0.88 (measured 0.941 / 0.897 for shakes 0 / 2 at sigma 0.01; MAP from scratch 0.92 / 0.86)."""
+    from hybrid_deblur.estimate.map_l0 import map_estimate
+    from hybrid_deblur.physics import degrade
+
+    x = _scene(142)
+    for seed in (0, 2):
+        k = trajectory_motion(size=15, seed=seed)
+        y, _ = degrade(x, k, boundary="valid", noise=0.01, seed=0)
+        kb = gaussian_filter(np.pad(k, 4), 1.5)
+        kb /= kb.sum()
+        km, info = map_estimate(y, (15, 15), init=kb, cg_iterations=6)
+        assert len(info["scales"]) == 2 and km.shape == (15, 15)
+        assert kernel_similarity(km, k) >= 0.88 and kernel_similarity(km, k) > kernel_similarity(kb, k) + 0.1

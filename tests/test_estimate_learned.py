@@ -73,3 +73,27 @@ def test_shipped_weights_load_offline_and_verify():
     assert isinstance(net, KernelNet) and p.stat().st_size < 12 * 2 ** 20
     k = predict_kernel(net, np.random.default_rng(3).random((130, 130)))
     assert abs(k.sum() - 1) < 1e-6 and k.shape == (net.ksize, net.ksize)
+
+
+@pytest.mark.slow
+def test_trainer_resumes_from_its_state_file(tmp_path):
+    """A run continues from OUT/train_state.pt: step count, curve and schedule go on."""
+    from hybrid_deblur.io import imwrite
+    from hybrid_deblur.learned.train_kernel_net import train
+
+    rng = np.random.default_rng(0)
+    for folder in ("train400", "cbsd432"):
+        (tmp_path / "data" / folder).mkdir(parents=True)
+        for i in range(18):
+            x = np.cumsum(np.cumsum(rng.standard_normal((40, 40)), 0), 1)
+            imwrite(tmp_path / "data" / folder / f"im{i:02d}.png", (x - x.min()) / np.ptp(x))
+    kw = dict(data=str(tmp_path / "data"), out=str(tmp_path / "out"), ksize=9, crop=24, width=4, pool=12,
+              batch=2, threads=1, val_every_s=0.3, amp=False, n_val=4)
+    train(minutes=10, max_steps=3, **kw)
+    st = torch.load(tmp_path / "out" / "train_state.pt", weights_only=True)
+    assert st["step"] == 3 and len(st["rows"]) >= 1
+    card = train(minutes=10, max_steps=6, resume=True, curriculum=0.5, **kw)
+    st2 = torch.load(tmp_path / "out" / "train_state.pt", weights_only=True)
+    assert card["training"]["steps"] == st2["step"] == 6 and st2["seconds"] > st["seconds"]
+    assert st2["rows"][: len(st["rows"])] == st["rows"]  # the curve continues
+    assert load_kernel_net(tmp_path / "out" / f"{SHIPPED_NAME}.pt").ksize == 9

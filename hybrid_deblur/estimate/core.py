@@ -326,7 +326,8 @@ def estimate_kernel(y, *, size=None, method: str = "auto", prior: str = "l0", mo
         decision, conf, m, amb = info["decision"], info["confidence"], info["margin"], info["ambiguity"]
         cands = info["candidates"]
         params = {"chosen": info["chosen"], "sigma": info["sigma"], "cap": info["cap"], "notes": info["notes"],
-                  **{key: info[key] for key in ("path", "consistency", "tiles", "map_agreement", "flip_gap")}}
+                  **{key: info[key] for key in ("path", "consistency", "tiles", "map_agreement", "flip_gap",
+                                                "learned_agreement")}}
         if ksize is not None and decision != "identity":
             k = _fit_to(np.asarray(k, np.float64), ksize)
         ksize = ksize or tuple(int(v) for v in k.shape)

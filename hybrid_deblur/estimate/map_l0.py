@@ -252,16 +252,30 @@ def map_estimate(y: np.ndarray, ksize, *, lam: float = 4e-3, lam_dark: float = 0
                  refine: int = 0, refine_gamma: float = 1.0, refine_lam: float = 3000.0,
                  refine_threshold: float = 0.05, refine_domain: str = "gradient",
                  final_iterations: int | None = None, lam_floor: float = 1e-4,
-                 cg_iterations: int = 20, callback=None, progress: bool = False):
+                 cg_iterations: int = 20, init=None, init_levels: int = 2, callback=None,
+                 progress: bool = False):
     """Coarse-to-fine MAP estimate of the kernel of a grey image ``y`` (NumPy, (H, W)).
 
     ``final_iterations`` alternations at full resolution (default ``inner_iterations``),
     ``cg_iterations`` conjugate-gradient steps per kernel update (warm-started).
     Returns ``(kernel, info)`` with ``info = {"scales": [...]}`` (size, iterations, energies).
+    ``init`` (a kernel, e.g. the learned estimator's): only the ``init_levels`` finest
+    pyramid levels run, starting from ``init`` (padded or cropped to ``ksize``, resized).
     """
     H, W = y.shape
     kh, kw = ksize
     sizes, scales = pyramid_sizes((kh, kw))
+    if init is not None:
+        init = np.asarray(init, dtype=np.float64)
+        n = max(max(init.shape), kh)
+        py, px = n - init.shape[0], n - init.shape[1]
+        init = np.pad(init, ((py // 2, py - py // 2), (px // 2, px - px // 2)))
+        if init.shape[0] > kh:
+            o = (init.shape[0] - kh) // 2
+            init = init[o:o + kh, o:o + kh]
+        init = np.maximum(init, 0) / max(float(np.maximum(init, 0).sum()), 1e-30)
+        first = max(0, len(sizes) - int(init_levels))
+        sizes, scales = sizes[first:], scales[first:]
     valid_full = C.saturation_mask(y, (kh, kw))
     k = None
     info = []
@@ -277,7 +291,7 @@ def map_estimate(y: np.ndarray, ksize, *, lam: float = 4e-3, lam_dark: float = 0
         hs, ws = max(round(H * sc), ks + 2), max(round(W * sc), ks + 2)
         ys = C.resize_image(y, (hs, ws))
         if k is None:
-            k = _init_kernel(ks)
+            k = _init_kernel(ks) if init is None else C.resize_kernel(init, (ks, ks))
         else:
             k = C.resize_kernel(k, (ks, ks))
         # crop kernel to the requested aspect at the finest level

@@ -288,7 +288,8 @@ def select_kernel(y, *, size=None, families=("identity", "parametric", "map", "l
         ``tiles``, ``candidates`` (name, family, shape,
         evidence, params, seconds), ``chosen``, ``sigma``, ``notes``, ``cap``, ``path``
         ("evidence", "consistent-map" or "identity"), ``map_agreement`` and ``flip_gap``
-        (self-consistency path, None when it did not run).
+        (self-consistency path, None when it did not run), ``learned_agreement`` (kernel
+        similarity of the result to the closest learned candidate; None without one).
     """
     bad = [f for f in families if f not in FAMILIES]
     if bad:
@@ -316,7 +317,7 @@ def select_kernel(y, *, size=None, families=("identity", "parametric", "map", "l
         if fam == "parametric":
             new = _parametric_candidates(g, ev, cap)
         elif fam == "learned":
-            new = _learned_candidates(g, notes)
+            new = _learned_candidates(g, notes, cap=cap, crop=map_crop)
             new = [c for c in new if max(c["kernel"].shape) <= ev.tile]
         else:
             ext = [kernel_extent(c["kernel"]) for c in cands if c["family"] in ("parametric", "learned")]
@@ -448,6 +449,22 @@ def select_kernel(y, *, size=None, families=("identity", "parametric", "map", "l
         conf = confidence_from_margin(m, amb)
     else:
         conf = float(1.0 - confidence_from_margin(gap, 0.05))
+    # agreement of the learned estimator with the result (kernel similarity, the 180-degree
+    # flip accepted): a confidence feature; None when no learned candidate ran
+    la = None
+    learned = [c for c in cands if c["family"] == "learned"]
+    if learned:
+        from ..metrics import kernel_similarity
+
+        kk = np.asarray(chosen["kernel"], np.float64)
+        la = 0.0
+        for c in learned:
+            kl = np.asarray(c["kernel"], np.float64)
+            if kk.size == 1 or kl.size == 1:
+                o = kl if kk.size == 1 else kk
+                la = max(la, float(o.max() / np.sqrt((o ** 2).sum())))
+            else:
+                la = max(la, kernel_similarity(kk, kl), kernel_similarity(kk[::-1, ::-1], kl))
     table = [{"name": c["name"], "family": c["family"], "shape": list(c["kernel"].shape),
               "evidence": round(float(c["evidence"]), 6), "params": c["params"],
               "seconds": c.get("seconds", 0.0)} for c in cands]
@@ -460,6 +477,7 @@ def select_kernel(y, *, size=None, families=("identity", "parametric", "map", "l
                               "sigma": ev.sigma, "notes": notes, "cap": int(cap), "path": path,
                               "map_agreement": None if cm is None else float(cm["agreement"]),
                               "flip_gap": None if cm is None else float(cm["flip_gap"]),
+                              "learned_agreement": la,
                               "kernels": {**{c["name"]: c["kernel"] for c in cands},
                                           **{c["name"] + "-run": c["kernel"] for c in map_runs
                                              if not any(c is d for d in cands)}}}

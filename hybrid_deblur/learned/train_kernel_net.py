@@ -271,7 +271,7 @@ def train(*, device: str = "cpu", minutes: float = 5.0, data: str = "../shared/d
           pool: int | None = None, workers: int | None = None, seed: int = 0, init: str | None = None,
           threads: int | None = None, val_every_s: float | None = None, amp: bool = True,
           max_images: int | None = 160, resume: bool = False, curriculum: float = 0.0,
-          snapshot_min: float = 0.0, n_val: int | None = None) -> dict:
+          snapshot_min: float = 0.0, n_val: int | None = None, max_steps: int | None = None) -> dict:
     """Train for ``minutes`` of wall-clock (pool and data loading included); return the model card.
 
     ``resume`` continues from ``OUT/train_state.pt`` (written atomically at every validation:
@@ -279,7 +279,7 @@ def train(*, device: str = "cpu", minutes: float = 5.0, data: str = "../shared/d
     validation interval. ``curriculum`` > 0: the largest kernel support drawn grows linearly
     from 15 px to ``ksize`` over that fraction of the budget (small kernels first).
     ``snapshot_min`` > 0 keeps a copy of the EMA weights every that many minutes
-    (``OUT/snap_<step>.pt``) for checkpoint selection.
+    (``OUT/snap_<step>.pt``) for checkpoint selection. ``max_steps`` also stops the run.
     """
     t_start = time.perf_counter()
     out = Path(out)
@@ -369,7 +369,10 @@ def train(*, device: str = "cpu", minutes: float = 5.0, data: str = "../shared/d
             "hardware": {"device": str(dev), "name": torch.cuda.get_device_name(dev) if cuda else platform.processor(),
                          "torch": torch.__version__, "threads": torch.get_num_threads()},
             "reproduce": f"python -m hybrid_deblur.learned.train_kernel_net --device {device} "
-                         f"--minutes {minutes} --data {data} --out OUT",
+                         f"--minutes {minutes} --data {data} --out OUT --width {width} --ksize {ksize} "
+                         f"--crop {crop} --batch {batch} --lr {lr} --pool {pool_n} --seed {seed} "
+                         f"--curriculum {curriculum} --max-images {max_images}"
+                         + (f" --threads {threads}" if threads else "") + ("" if amp else " --no-amp"),
         })
         tmp = out / ".curve.csv.tmp"
         with open(tmp, "w", newline="") as f:
@@ -377,6 +380,14 @@ def train(*, device: str = "cpu", minutes: float = 5.0, data: str = "../shared/d
             w.writerow(["step", "seconds", "train_loss", "val_kernel_rel_l2", "val_reblur_rel", "val_kernel_cosine"])
             w.writerows(rows)
         os.replace(tmp, out / "curve.csv")
+
+    def save_state():
+        elapsed = time.perf_counter() - t_start + t_off
+        blob = {"net": net.state_dict(), "ema": ema, "opt": opt.state_dict(), "rng": g.get_state(),
+                "step": step, "seconds": elapsed - (t_train0 - t_start), "rows": rows, "avg": run_avg}
+        torch.save(blob, out / ".train_state.tmp")
+        os.replace(out / ".train_state.tmp", state_path)
+        return elapsed
 
     net.train()
     stop = {"flag": False}
@@ -390,7 +401,7 @@ def train(*, device: str = "cpu", minutes: float = 5.0, data: str = "../shared/d
     while not stop["flag"]:
         now = time.perf_counter()
         frac = (now - t_start + t_off) / budget
-        if frac >= 1.0:
+        if frac >= 1.0 or (max_steps is not None and step >= max_steps):
             break
         for pg in opt.param_groups:
             pg["lr"] = lr_at(max(0.0, (now - t_train0 + t_off) / max(budget - (t_train0 - t_start), 1.0)))
@@ -421,11 +432,7 @@ def train(*, device: str = "cpu", minutes: float = 5.0, data: str = "../shared/d
             print(f"step {step} t={rows[-1][1]}s loss {run_avg:.4f} val kernel {vals[0]:.4f} "
                   f"reblur {vals[1]:.4f} cos {vals[2]:.4f}", flush=True)
             checkpoint(vals)
-            elapsed = time.perf_counter() - t_start + t_off
-            blob = {"net": net.state_dict(), "ema": ema, "opt": opt.state_dict(), "rng": g.get_state(),
-                    "step": step, "seconds": elapsed - (t_train0 - t_start), "rows": rows, "avg": run_avg}
-            torch.save(blob, out / ".train_state.tmp")
-            os.replace(out / ".train_state.tmp", state_path)
+            elapsed = save_state()
             if snapshot_min > 0 and elapsed - last_snap >= 60 * snapshot_min:
                 import shutil
 
@@ -438,6 +445,7 @@ def train(*, device: str = "cpu", minutes: float = 5.0, data: str = "../shared/d
     rows.append([step, round(time.perf_counter() - t_start + t_off, 1), round(run_avg or float("nan"), 5),
                  *[round(v, 5) for v in vals]])
     checkpoint(vals, final=True)
+    save_state()
     print(f"done: {step} steps, val kernel {vals[0]:.4f} reblur {vals[1]:.4f} cos {vals[2]:.4f} "
           f"-> {out / (SHIPPED_NAME + '.pt')}", flush=True)
     with open(out / "families.json", "w") as f:
