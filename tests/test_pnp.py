@@ -58,11 +58,12 @@ def test_pnp_with_the_tv_prox_is_the_engines_hqs(boundary):
     op = Blur(k, "circular" if boundary == "circular" else "valid")
     y = op(x) + 0.01 * np.random.default_rng(1).standard_normal(op.output_shape(x.shape))
     got, info = pnp_drunet(y, k, sigma=0.01, model=TVProx(), boundary=boundary, return_info=True)
-    from hybrid_deblur.learned.pnp import PNP_ITERATIONS, PNP_LAMBDA
+    from hybrid_deblur.learned.pnp import PNP_DEFAULTS
 
-    ref = HQS(y, k, prior=tv_prox_fn, sigma=0.01, lam=PNP_LAMBDA, num_iter=PNP_ITERATIONS, boundary=boundary).run()
+    n, lam = PNP_DEFAULTS["gray"]
+    ref = HQS(y, k, prior=tv_prox_fn, sigma=0.01, lam=lam, num_iter=n, boundary=boundary).run()
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12)
-    assert info["prior"] == "denoiser" and len(info["sigma_schedule"]) == PNP_ITERATIONS == 5
+    assert info["prior"] == "denoiser" and len(info["sigma_schedule"]) == n == 5
     assert info["boundary"] == boundary
     # and it is a real deblurring: better than the blurred input on the observed frame
     if boundary != "circular":  # compare on the observed frame
@@ -303,6 +304,24 @@ def test_x8_self_ensemble_is_the_mean_over_rotations_and_flips():
         denoiser_prior(net, ensemble=2)
 
 
+def test_default_schedule_follows_the_colour_mode():
+    from hybrid_deblur.learned.pnp import PNP_DEFAULTS
+    from hybrid_deblur.solvers.auto import dpir_schedule
+
+    assert PNP_DEFAULTS["gray"] == (5, 0.18) and PNP_DEFAULTS["opponent"] == (6, 0.23)
+    net = DRUNet(1, widths=(4, 8))
+    k = np.ones((3, 3)) / 9
+    y = np.random.default_rng(0).random((3, 24, 24))
+    for colour, key in ((None, "opponent"), ("per-channel", "gray")):
+        n, lam = PNP_DEFAULTS[key]
+        _, info = pnp_drunet(y, k, sigma=0.02, model=net, colour=colour, return_info=True)
+        sig, mu = dpir_schedule(0.02, n, lam=lam)
+        np.testing.assert_allclose(info["sigma_schedule"], sig)
+        np.testing.assert_allclose(info["mu_schedule"], mu)
+    _, info = pnp_drunet(y[0], k, sigma=0.02, model=net, num_iter=3, lam=0.3, return_info=True)
+    np.testing.assert_allclose(info["mu_schedule"], dpir_schedule(0.02, 3, lam=0.3)[1])
+
+
 def test_fast_preset_is_pnp_with_four_iterations():
     from hybrid_deblur.analysis.registry import get_method, method_kind
     from hybrid_deblur.learned.pnp import FAST_ITERATIONS, pnp_drunet_fast
@@ -318,3 +337,36 @@ def test_fast_preset_is_pnp_with_four_iterations():
     assert FAST_ITERATIONS == 4 and len(info["sigma_schedule"]) == 4
     np.testing.assert_array_equal(got, pnp_drunet(y, k, sigma=0.01, model=net, num_iter=4))
     assert not np.allclose(got, pnp_drunet(y, k, sigma=0.01, model=net), atol=1e-5)
+
+
+@pytest.mark.skipif("drunet_color" not in shipped_weights(), reason="no shipped colour denoiser")
+def test_shipped_colour_denoiser_is_joint_by_default_and_adds_no_more_false_colour_than_opponent_planes():
+    from hybrid_deblur.learned.data import synthetic_images
+    from hybrid_deblur.learned.pnp import get_denoiser
+    from hybrid_deblur.learned.weights import load_model, read_card, sha256_file
+
+    path = shipped_weights()["drunet_color"]
+    assert read_card(path)["sha256"] == sha256_file(path)  # offline, checksum-verified load
+    col = get_denoiser(3)
+    assert col.channels == 3 and col.config == dict(load_model(path).config)
+    gray = get_denoiser(1)
+    assert gray.channels == 1
+    # pnp-drunet on an RGB image uses the colour model jointly by default
+    x = np.stack([synthetic_images(1, 48, seed=s)[0][0].astype(np.float64) for s in (1, 2, 3)])
+    k = np.ones((5, 5)) / 25
+    y = Blur(k, "valid")(x) + 0.01 * np.random.default_rng(4).standard_normal((3, 44, 44))
+    got = pnp_drunet(y, k, sigma=0.01)
+    np.testing.assert_array_equal(got, pnp_drunet(y, k, sigma=0.01, model=col, colour="joint"))
+    assert not np.allclose(got, pnp_drunet(y, k, sigma=0.01, model=gray, colour="opponent"), atol=1e-4)
+    # a neutral scene: the joint model adds no more false colour than the gray model on opponent planes
+    g = synthetic_images(1, 96, seed=7)[0][0].astype(np.float64)
+    sharp = np.repeat(g[None], 3, axis=0)
+    v = sharp + 15 / 255 * np.random.default_rng(5).standard_normal(sharp.shape)
+
+    def false_colour(a):
+        return float(np.abs(a - a.mean(0, keepdims=True)).mean())
+
+    zj = denoiser_prior(col)(v, 15 / 255)
+    zo = denoiser_prior(gray, colour="opponent")(v, 15 / 255)
+    assert false_colour(zj) <= false_colour(zo), (false_colour(zj), false_colour(zo))
+    assert false_colour(zj) < 0.2 * false_colour(v)

@@ -5,8 +5,8 @@
 wrapped by :func:`denoiser_prior`, so the x-step is the operator's own data step
 (:meth:`hybrid_deblur.physics.Blur.prox_data`, every boundary including ``valid``) and the
 schedule is the engine's DPIR schedule (:func:`hybrid_deblur.solvers.auto.dpir_schedule`:
-σ_k log-spaced from 49/255 to the image σ, μ_k = λσ²/σ_k², λ = :data:`PNP_LAMBDA` (0.18),
-:data:`PNP_ITERATIONS` (5) iterations). No HQS loop is
+σ_k log-spaced from 49/255 to the image σ, μ_k = λσ²/σ_k², λ and the iteration count from
+:data:`PNP_DEFAULTS`: 5 iterations at λ = 0.18 for gray planes, 6 at 0.23 for colour). No HQS loop is
 written here.
 
 Examples
@@ -30,14 +30,17 @@ import torch
 from .. import backend as B
 
 __all__ = ["denoiser_prior", "pnp_drunet", "pnp_drunet_fast", "get_denoiser", "mc_sure", "SHIPPED_DENOISERS", "OPPONENT",
-           "PNP_ITERATIONS", "PNP_LAMBDA"]
+           "PNP_DEFAULTS"]
 
-#: DPIR iterations and trade-off λ of :func:`pnp_drunet`. Tuned on held-out data (the trainer's
-#: held-out train400/cbsd432 files, fresh motion kernels and disks, σ 0.01-0.03; never the
-#: Levin/BSD68/Kodak test images), with the shipped CPU-trained denoiser: 5 iterations at λ 0.18
-#: were +0.05 / +0.06 dB over DPIR's λ 0.23 with 6 iterations on two disjoint held-out sets
-#: (32 and 72 cases) and take 5/6 of the denoiser forwards; 4 at λ 0.23 were -0.14 / -0.15 dB.
-PNP_ITERATIONS, PNP_LAMBDA = 5, 0.18
+#: (DPIR iterations, trade-off λ) of :func:`pnp_drunet` per colour mode ("gray": one plane, or
+#: planes one by one). Tuned on held-out data (the trainer's held-out train400/cbsd432 files,
+#: fresh motion kernels and disks, σ 0.01-0.03; never the Levin/BSD68/Kodak test images) with
+#: the shipped CPU-trained gray denoiser. Gray: 5 iterations at λ 0.18 were +0.05 / +0.06 dB over
+#: DPIR's λ 0.23 with 6 iterations on two disjoint held-out sets (32 and 72 cases) with 5/6 of
+#: the denoiser forwards (4 at 0.23: -0.14 / -0.15 dB). Opponent colour planes: 6 at 0.23 stay
+#: (on the 13 held-out cbsd432 files x 3 cases 5 at 0.18 were -0.07 dB, 5 at 0.23 -0.05,
+#: 6 at 0.18 -0.11).
+PNP_DEFAULTS = {"gray": (5, 0.18), "opponent": (6, 0.23), "joint": (6, 0.23)}
 
 #: channels -> shipped weight stem
 SHIPPED_DENOISERS = {1: "drunet_gray", 3: "drunet_color"}
@@ -230,8 +233,8 @@ def mc_sure(f: Callable[[Any], Any], y: Any, sigma: float, *, fy: Any = None, ep
     return float(np.sum((fy - yn) ** 2)) / n - sigma ** 2 + 2 * sigma ** 2 * div / n
 
 
-def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, num_iter: int = PNP_ITERATIONS,
-               lam: float = PNP_LAMBDA, weights: Any = None, model: Any = None, device: Any = None,
+def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, num_iter: int | None = None,
+               lam: float | None = None, weights: Any = None, model: Any = None, device: Any = None,
                x0: Any = None, colour: Any = None, no_harm: bool = True, ensemble: int = 0,
                progress: bool = False, return_info: bool = False):
     """Non-blind deblurring by plug-and-play HQS with the learned DRUNet denoiser (DPIR).
@@ -250,12 +253,12 @@ def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, n
     sigma : float or array, optional
         Noise std on the [0, 1] scale (estimated when None).
     num_iter : int
-        HQS iterations of the DPIR schedule (:data:`PNP_ITERATIONS`, 5; DPIR uses 8: with the
-        shipped CPU-trained denoiser fewer iterations lose nothing once λ is lowered, and the
-        denoiser forwards are ~90 % of the run time).
+        HQS iterations of the DPIR schedule (default from :data:`PNP_DEFAULTS`: 5 for gray,
+        6 for colour; DPIR uses 8: with the shipped CPU-trained denoiser fewer iterations lose
+        nothing, and the denoiser forwards are ~90 % of the run time).
     lam : float
-        DPIR trade-off λ (:data:`PNP_LAMBDA`, 0.18; DPIR uses 0.23, which with this denoiser
-        and 5-6 iterations was 0.05-0.1 dB worse on held-out data, mostly at σ 0.02-0.03).
+        DPIR trade-off λ (default from :data:`PNP_DEFAULTS`: 0.18 for gray, DPIR's 0.23 for
+        colour).
     weights : path, optional
         A denoiser weight file (sha256-checked) instead of the shipped one.
     model : torch.nn.Module, optional
@@ -308,6 +311,11 @@ def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, n
         model = get_denoiser(3 if len(shape) >= 3 and shape[-3] == 3 else 1, weights=weights)
     if not callable(model):
         raise TypeError(f"model must be a denoiser module model(x, sigma), got {type(model).__name__}")
+    shape = tuple(getattr(y, "shape", np.shape(y)))
+    mode = _colour_mode(colour, int(getattr(model, "channels", 1)), shape)
+    dn, dl = PNP_DEFAULTS["gray" if mode == "per-channel" else mode]
+    num_iter = dn if num_iter is None else num_iter
+    lam = dl if lam is None else lam
     if isinstance(ensemble, bool) or not isinstance(ensemble, (int, np.integer)) or not (
             0 <= ensemble <= (num_iter if isinstance(num_iter, (int, np.integer)) else ensemble)):
         raise ValueError(f"ensemble must be an integer in [0, num_iter={num_iter!r}] (iterations with the x8 "
@@ -346,10 +354,10 @@ FAST_ITERATIONS = 4
 
 
 def pnp_drunet_fast(y: Any, psf: Any, **options):
-    """:func:`pnp_drunet` with :data:`FAST_ITERATIONS` (4) DPIR iterations instead of 5.
+    """:func:`pnp_drunet` with :data:`FAST_ITERATIONS` (4) DPIR iterations (default: 5 gray, 6 colour).
 
     Four fifths of the denoiser forwards (they are ~90 % of the run time on a CPU). On the
-    held-out sets of :data:`PNP_ITERATIONS` (same λ 0.18) it was 0.02-0.03 dB below the default on
+    held-out gray sets of :data:`PNP_DEFAULTS` (same λ 0.18) it was 0.02-0.03 dB below the default on
     average, as good on motion blur and 0.08-0.10 dB below on disks at σ = 0.01. ``options`` are those of
     :func:`pnp_drunet` (``num_iter`` included, which overrides the preset).
 
