@@ -58,12 +58,9 @@ def test_pnp_with_the_tv_prox_is_the_engines_hqs(boundary):
     op = Blur(k, "circular" if boundary == "circular" else "valid")
     y = op(x) + 0.01 * np.random.default_rng(1).standard_normal(op.output_shape(x.shape))
     got, info = pnp_drunet(y, k, sigma=0.01, model=TVProx(), boundary=boundary, return_info=True)
-    from hybrid_deblur.learned.pnp import PNP_DEFAULTS
-
-    n, lam = PNP_DEFAULTS["gray"]
-    ref = HQS(y, k, prior=tv_prox_fn, sigma=0.01, lam=lam, num_iter=n, boundary=boundary).run()
+    ref = HQS(y, k, prior=tv_prox_fn, sigma=0.01, lam=0.23, num_iter=6, boundary=boundary).run()
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12)
-    assert info["prior"] == "denoiser" and len(info["sigma_schedule"]) == n == 5
+    assert info["prior"] == "denoiser" and len(info["sigma_schedule"]) == 6
     assert info["boundary"] == boundary
     # and it is a real deblurring: better than the blurred input on the observed frame
     if boundary != "circular":  # compare on the observed frame
@@ -293,7 +290,7 @@ def test_x8_self_ensemble_is_the_mean_over_rotations_and_flips():
     y = Blur(k, "valid")(x) + 0.01 * np.random.default_rng(1).standard_normal((36, 36))
     got, info = pnp_drunet(y, k, sigma=0.01, model=net, ensemble=2, num_iter=5, return_info=True)
     last2 = info["sigma_schedule"][-2:]
-    ref = HQS(y, k, prior=lambda u, s: d8(u, s) if s in last2 else plain(u, s), sigma=0.01, lam=0.18,
+    ref = HQS(y, k, prior=lambda u, s: d8(u, s) if s in last2 else plain(u, s), sigma=0.01, lam=0.23,
               num_iter=5).run()
     np.testing.assert_allclose(got, ref, atol=1e-10)
     assert not np.allclose(got, pnp_drunet(y, k, sigma=0.01, model=net, num_iter=5), atol=1e-5)
@@ -304,27 +301,9 @@ def test_x8_self_ensemble_is_the_mean_over_rotations_and_flips():
         denoiser_prior(net, ensemble=2)
 
 
-def test_default_schedule_follows_the_colour_mode():
-    from hybrid_deblur.learned.pnp import PNP_DEFAULTS
-    from hybrid_deblur.solvers.auto import dpir_schedule
-
-    assert PNP_DEFAULTS["gray"] == (5, 0.18) and PNP_DEFAULTS["opponent"] == (6, 0.23)
-    net = DRUNet(1, widths=(4, 8))
-    k = np.ones((3, 3)) / 9
-    y = np.random.default_rng(0).random((3, 24, 24))
-    for colour, key in ((None, "opponent"), ("per-channel", "gray")):
-        n, lam = PNP_DEFAULTS[key]
-        _, info = pnp_drunet(y, k, sigma=0.02, model=net, colour=colour, return_info=True)
-        sig, mu = dpir_schedule(0.02, n, lam=lam)
-        np.testing.assert_allclose(info["sigma_schedule"], sig)
-        np.testing.assert_allclose(info["mu_schedule"], mu)
-    _, info = pnp_drunet(y[0], k, sigma=0.02, model=net, num_iter=3, lam=0.3, return_info=True)
-    np.testing.assert_allclose(info["mu_schedule"], dpir_schedule(0.02, 3, lam=0.3)[1])
-
-
 def test_fast_preset_is_pnp_with_four_iterations():
     from hybrid_deblur.analysis.registry import get_method, method_kind
-    from hybrid_deblur.learned.pnp import FAST_ITERATIONS, pnp_drunet_fast
+    from hybrid_deblur.learned.pnp import FAST_ITERATIONS, FAST_LAMBDA, pnp_drunet_fast
 
     assert get_method("pnp-drunet-fast") is pnp_drunet_fast and method_kind("pnp-drunet-fast") == "hybrid"
     net = DRUNet(1, widths=(4, 8))
@@ -334,8 +313,12 @@ def test_fast_preset_is_pnp_with_four_iterations():
     k = np.ones((5, 5)) / 25
     y = Blur(k, "valid")(x) + 0.01 * np.random.default_rng(1).standard_normal((36, 36))
     got, info = pnp_drunet_fast(y, k, sigma=0.01, model=net, return_info=True)
-    assert FAST_ITERATIONS == 4 and len(info["sigma_schedule"]) == 4
-    np.testing.assert_array_equal(got, pnp_drunet(y, k, sigma=0.01, model=net, num_iter=4))
+    assert FAST_ITERATIONS == 4 and len(info["sigma_schedule"]) == 4 and FAST_LAMBDA == 0.18
+    np.testing.assert_array_equal(got, pnp_drunet(y, k, sigma=0.01, model=net, num_iter=4, lam=FAST_LAMBDA))
+    # RGB keeps DPIR's lambda
+    y3 = np.stack([y, y[::-1], y[:, ::-1]])
+    np.testing.assert_array_equal(pnp_drunet_fast(y3, k, sigma=0.01, model=net),
+                                  pnp_drunet(y3, k, sigma=0.01, model=net, num_iter=4, lam=0.23))
     assert not np.allclose(got, pnp_drunet(y, k, sigma=0.01, model=net), atol=1e-5)
 
 

