@@ -365,7 +365,7 @@ def train(*, device: str = "cpu", minutes: float = 5.0, data: str = "../shared/d
                          "seconds": round(elapsed, 1), "seconds_pool": round(t_pool, 1), "amp_bf16": use_amp,
                          "channels_last": True, "seed": seed, "init": init, "final": final},
             "validation": {"kernel_rel_l2": vals[0], "reblur_rel": vals[1], "kernel_cosine": vals[2],
-                           "set": "64 fixed held-out train400/cbsd432 crops, fixed kernels"},
+                           "set": f"{n_val} fixed held-out train400/cbsd432 crops, fixed kernels"},
             "hardware": {"device": str(dev), "name": torch.cuda.get_device_name(dev) if cuda else platform.processor(),
                          "torch": torch.__version__, "threads": torch.get_num_threads()},
             "reproduce": f"python -m hybrid_deblur.learned.train_kernel_net --device {device} "
