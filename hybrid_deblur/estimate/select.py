@@ -2,9 +2,11 @@
 
 :func:`select_kernel` makes candidates — the identity ("no blur"), parametric fits
 (linear motion, defocus, motion ⊛ defocus, Gaussian; each refined by the evidence
-over its parameters), coarse-to-fine MAP at two sizes and the learned estimator when
-its weights are shipped; a MAP run whose kernel explains < 10 % of the image's gradient
-energy is dropped) — scores every one with the Gaussian-prior evidence
+over its parameters), coarse-to-fine MAP at two sizes and, when the learned estimator's
+weights are shipped, MAP initialised by the learned kernel ("learned-map", kept when it
+agrees >= 0.8 with the learned kernel; the learned kernel itself is reported but not a
+candidate); a MAP run whose kernel explains < 10 % of the image's gradient energy is
+dropped) — scores every one with the Gaussian-prior evidence
 :class:`~hybrid_deblur.estimate.evidence.SpectralEvidence` (observed pixels only),
 and returns the best. Kernels whose evidence lies within ``tie`` of the best are
 resolved towards the *smaller* kernel (an over-sized kernel is what makes a blind
