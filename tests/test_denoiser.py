@@ -191,6 +191,32 @@ def test_denoiser_trainer_resumes_exactly_and_refuses_a_damaged_checkpoint(tmp_p
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not (DATA / "train400").is_dir(), reason="../shared/data not present")
+def test_extending_a_finished_run_equals_one_extended_run(tmp_path):
+    """--lr-restart-at: 4 steps, then extended to 8 (interrupted at 6 and resumed) == one 8-step run."""
+    from hybrid_deblur.learned.train_denoiser import main
+
+    ext = ("--steps", "8", "--lr-restart-at", "4", "--restart-lr", "2e-4")
+    assert main(_denoiser_args(tmp_path / "a", *ext)) == 0
+    assert main(_denoiser_args(tmp_path / "b", "--steps", "4")) == 0
+    assert main(_denoiser_args(tmp_path / "b", *ext, "--resume", "--stop-after", "6")) == 0
+    assert main(_denoiser_args(tmp_path / "b", *ext, "--resume")) == 0
+    rows = {}
+    for d in "ab":
+        lines = (tmp_path / d / "curve.csv").read_text().splitlines()
+        head = lines[0].split(",")
+        rows[d] = [dict(zip(head, r.split(","))) for r in lines[1:]]
+    assert [r["step"] for r in rows["a"]] == [str(i) for i in range(1, 9)]
+    for key in ("loss_1", "lr"):
+        assert [r[key] for r in rows["a"]] == [r[key] for r in rows["b"]]
+    lr = [float(r["lr"]) for r in rows["a"]]
+    assert lr[3] < 0.2 * 4e-4 and lr[4] == pytest.approx(2e-4)  # first cosine decayed, second starts
+    assert lr[4] > lr[5] > lr[6] > lr[7]
+    # a restart point outside the budget is refused
+    assert main(_denoiser_args(tmp_path / "c", "--steps", "4", "--lr-restart-at", "4")) == 2
+
+
+@pytest.mark.slow
 def test_unrolled_trainer_stops_on_nan_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     from hybrid_deblur.learned.config import merge_defaults
     from hybrid_deblur.learned.data import PairSampler, synthetic_images

@@ -127,16 +127,33 @@ class DenoiserTrainer:
     def gen(self, step: int, salt: int) -> torch.Generator:
         return torch.Generator().manual_seed(int(self.a.seed) * 1_000_003 + salt * 7919 + step)
 
-    def denoise_step(self) -> dict:
+    def phase1_lr(self) -> float:
+        """Learning rate of phase 1 at the current progress (a pure function of it and the args).
+
+        With ``--lr-restart-at X`` (a run extended past its first budget ``X``) the schedule is
+        the original cosine over ``[0, X]`` followed by a second warm-up + cosine over
+        ``[X, end]`` peaking at ``--restart-lr``, so a run extended in two goes and one
+        extended run of the same total are the same run.
+        """
         end1, _ = self.budget()
-        f = self.lr_factor(self.progress(), 0.0, end1)
+        pos, x = self.progress(), self.a.lr_restart_at
+        if x is None:
+            return self.a.lr * self.lr_factor(pos, 0.0, end1)
+        x = x * 60 if self.a.minutes else float(x)
+        if pos < x:
+            return self.a.lr * self.lr_factor(pos, 0.0, x)
+        peak = self.a.lr if self.a.restart_lr is None else self.a.restart_lr
+        return peak * self.lr_factor(pos, x, end1)
+
+    def denoise_step(self) -> dict:
+        lr = self.phase1_lr()
         losses = {}
         for c, m in self.models.items():
             g = self.gen(self.step, c)
             x = self.banks[c].crops(g, self.a.batch, self.a.patch)
             y, std = add_noise(x, g, low_share=self.a.low_sigma_share)
             for pg in self.opts[c].param_groups:
-                pg["lr"] = self.a.lr * f
+                pg["lr"] = lr
             m.train()
             with self.autocast():
                 out = m(y, std)
@@ -151,6 +168,7 @@ class DenoiserTrainer:
             self.opts[c].step()
             _ema(self.ema[c], m, 0.999 if self.step > 200 else 0.9)
             losses[f"loss_{c}"] = float(loss.detach())
+        losses["lr"] = lr
         self.step += 1
         return losses
 
@@ -389,6 +407,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--patch", type=int, default=None, help="crop side (default 128 GPU, 64 CPU)")
     p.add_argument("--batch", type=int, default=None, help="batch (default 32 GPU, 8 CPU)")
     p.add_argument("--lr", type=float, default=4e-4)
+    p.add_argument("--lr-restart-at", type=float, default=None, metavar="X",
+                   help="extend a finished run: keep the cosine over [0, X] (minutes with --minutes, "
+                        "else steps) and start a second warm-up + cosine from X to the new budget")
+    p.add_argument("--restart-lr", type=float, default=None,
+                   help="peak learning rate of the segment after --lr-restart-at (default --lr)")
     p.add_argument("--low-sigma-share", type=float, default=0.0,
                    help="share of the batch with noise levels log-uniform in [0.25, 50]/255")
     p.add_argument("--init", default=None, metavar="WEIGHTS",
@@ -434,6 +457,13 @@ def main(argv=None) -> int:
         return 2
     if not 0 <= a.low_sigma_share <= 1:
         print(f"error: --low-sigma-share must be in [0, 1], got {a.low_sigma_share}", file=sys.stderr)
+        return 2
+    if a.lr_restart_at is not None and not 0 < a.lr_restart_at < (a.minutes or a.steps) * (1 - a.finetune_share):
+        print(f"error: --lr-restart-at must lie inside the phase-1 budget (0, "
+              f"{(a.minutes or a.steps) * (1 - a.finetune_share):g}), got {a.lr_restart_at}", file=sys.stderr)
+        return 2
+    if a.restart_lr is not None and a.restart_lr < 0:
+        print(f"error: --restart-lr must be >= 0, got {a.restart_lr}", file=sys.stderr)
         return 2
     if not 0 <= a.finetune_share < 1:
         print(f"error: --finetune-share must be in [0, 1), got {a.finetune_share}", file=sys.stderr)
