@@ -150,3 +150,19 @@ def test_trainer_resumes_from_its_state_file(tmp_path):
     assert card["training"]["steps"] == st2["step"] == 6 and st2["seconds"] > st["seconds"]
     assert st2["rows"][: len(st["rows"])] == st["rows"]  # the curve continues
     assert load_kernel_net(tmp_path / "out" / f"{SHIPPED_NAME}.pt").ksize == 9
+
+
+def test_trainer_family_shares_change_the_training_pool_only_when_asked():
+    """--family NAME=W: the default draws the very pool a resumed run drew; a raised share shows."""
+    from hybrid_deblur.learned.train_kernel_net import FAMILIES, _family_arg, build_kernel_pool
+
+    k0, f0 = build_kernel_pool(40, 9, seed=3)
+    k1, f1 = build_kernel_pool(40, 9, seed=3, families=dict(FAMILIES))
+    np.testing.assert_array_equal(k0, k1)
+    assert f0 == f1
+    only = {k: 0.0 for k in FAMILIES} | {"linear": 1.0}
+    _, f2 = build_kernel_pool(40, 9, seed=3, families=only)
+    assert set(f2) == {"linear"} and f0.count("linear") < 40
+    assert _family_arg("linear=0.26") == ("linear", 0.26)
+    with pytest.raises(ValueError, match="NAME=WEIGHT"):
+        _family_arg("linear")

@@ -11,12 +11,10 @@ the 8 flips/rotations. Blur (``valid`` linear convolution by FFT, float32), Pois
 applied on the training device. Loss: kernel L2 (relative, the 180° flip accepted) +
 re-blur consistency ``||k̂ * x - k * x||² / ||k * x - mean||²``.
 
-bf16 autocast on CUDA, and on CPUs with native bf16 (avx512_bf16/AMX; emulated bf16 is
-slower, so plain float32 elsewhere); convolutions only, FFTs and the loss stay float32;
-channels_last, AdamW with warm-up and a cosine schedule over the time budget, EMA
-weights. Every validation writes the EMA weights atomically (``kernel_net_gray.pt`` +
-model card with sha256) and appends to ``curve.csv``, so a killed run keeps the last
-good weights.
+bf16 autocast (convolutions only) on CUDA and on CPUs with native bf16, channels_last,
+AdamW with warm-up and a cosine schedule over the time budget, EMA weights. Every
+validation writes the EMA weights atomically (``kernel_net_gray.pt`` + card with sha256)
+and appends to ``curve.csv``, so a killed run keeps the last good weights.
 
 Examples
 --------
@@ -68,12 +66,15 @@ def _center_int(k: np.ndarray) -> np.ndarray:
     return np.roll(k, (sy, sx), axis=(0, 1))
 
 
-def sample_pool_kernel(rng: np.random.Generator, ksize: int = 65) -> tuple[np.ndarray, str]:
-    """One random kernel (``ksize`` x ``ksize``, centroid-centred, sum 1) and its family."""
+def sample_pool_kernel(rng: np.random.Generator, ksize: int = 65,
+                       families: dict | None = None) -> tuple[np.ndarray, str]:
+    """One random kernel (``ksize`` x ``ksize``, centroid-centred, sum 1) and its family;
+    ``families`` maps names of :data:`FAMILIES` to draw weights (default :data:`FAMILIES`)."""
     from ..psf import combine, crop_psf, disk, gaussian, linear_motion, pad_psf, trajectory_motion
 
-    names = list(FAMILIES)
-    p = np.array([FAMILIES[n] for n in names])
+    fam = FAMILIES if families is None else families
+    names = list(fam)
+    p = np.array([fam[n] for n in names], dtype=float)
     kind = names[int(rng.choice(len(names), p=p / p.sum()))]
     s = _odd(rng.uniform(3, ksize))
     s = min(s, ksize)
@@ -110,17 +111,17 @@ def sample_pool_kernel(rng: np.random.Generator, ksize: int = 65) -> tuple[np.nd
 
 
 def _pool_chunk(args):
-    seed, n, ksize = args
+    seed, n, ksize, families = args
     rng = np.random.default_rng(seed)
-    out = [sample_pool_kernel(rng, ksize) for _ in range(n)]
+    out = [sample_pool_kernel(rng, ksize, families) for _ in range(n)]
     return np.stack([o[0] for o in out]), [o[1] for o in out]
 
 
-def build_kernel_pool(n: int, ksize: int = 65, *, seed: int = 0, workers: int = 1):
+def build_kernel_pool(n: int, ksize: int = 65, *, seed: int = 0, workers: int = 1, families: dict | None = None):
     """``n`` kernels (n, ksize, ksize) float32 and their families, drawn in ``workers`` processes."""
     chunks = max(1, workers * 4)
     per = [n // chunks + (i < n % chunks) for i in range(chunks)]
-    jobs = [(seed * 100003 + i, m, ksize) for i, m in enumerate(per) if m > 0]
+    jobs = [(seed * 100003 + i, m, ksize, families) for i, m in enumerate(per) if m > 0]
     if workers > 1:
         import multiprocessing as mp
 
@@ -259,10 +260,8 @@ def similarity(k_hat, k):
 
 def _cpu_has_bf16() -> bool:
     """True when the CPU computes bf16 natively (avx512_bf16 or AMX); emulated bf16 is slower."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = cpuinfo.read_text() if cpuinfo.is_file() else ""
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
@@ -271,7 +270,8 @@ def train(*, device: str = "cpu", minutes: float = 5.0, data: str = "../shared/d
           pool: int | None = None, workers: int | None = None, seed: int = 0, init: str | None = None,
           threads: int | None = None, val_every_s: float | None = None, amp: bool = True,
           max_images: int | None = 160, resume: bool = False, curriculum: float = 0.0,
-          snapshot_min: float = 0.0, n_val: int | None = None, max_steps: int | None = None) -> dict:
+          snapshot_min: float = 0.0, n_val: int | None = None, max_steps: int | None = None,
+          families: dict | None = None) -> dict:
     """Train for ``minutes`` of wall-clock (pool and data loading included); return the model card.
 
     ``resume`` continues from ``OUT/train_state.pt`` (written atomically at every validation:
@@ -280,7 +280,13 @@ def train(*, device: str = "cpu", minutes: float = 5.0, data: str = "../shared/d
     from 15 px to ``ksize`` over that fraction of the budget (small kernels first).
     ``snapshot_min`` > 0 keeps a copy of the EMA weights every that many minutes
     (``OUT/snap_<step>.pt``) for checkpoint selection. ``max_steps`` also stops the run.
+    ``families`` overrides draw weights of :data:`FAMILIES` for the training pool only (the
+    validation kernels keep the default shares, so curves of runs stay comparable); with the
+    default, a resumed run draws the same pool as the run it continues.
     """
+    fam = {**FAMILIES, **{k: float(v) for k, v in (families or {}).items()}}
+    if set(fam) != set(FAMILIES) or min(fam.values()) < 0:
+        raise ValueError(f"families {families!r}: accepted keys {', '.join(FAMILIES)} with weights >= 0")
     t_start = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -292,7 +298,8 @@ def train(*, device: str = "cpu", minutes: float = 5.0, data: str = "../shared/d
     pool_n = int(pool or (4000 if cuda else 1500))
     batch = int(batch or (64 if cuda else 4))
     val_every_s = float(val_every_s or (30.0 if cuda else 20.0))
-    kernels, fams = build_kernel_pool(pool_n, ksize, seed=seed, workers=workers)
+    kernels, fams = build_kernel_pool(pool_n, ksize, seed=seed, workers=workers,
+                                      families=None if fam == FAMILIES else fam)
     t_pool = time.perf_counter() - t_start
     train_imgs, val_imgs = load_gray_images(data, min_side=crop + ksize - 1, workers=workers,
                                             max_images=None if cuda else max_images)
@@ -357,7 +364,7 @@ def train(*, device: str = "cpu", minutes: float = 5.0, data: str = "../shared/d
             "name": SHIPPED_NAME, "task": "blind kernel estimation (gray, linear light)",
             "data": {"folders": [str(Path(data) / "train400"), str(Path(data) / "cbsd432")],
                      "held_out": "every 33rd file", "crop": crop},
-            "kernels": {"pool": pool_n, "families": FAMILIES, "support": [3, ksize],
+            "kernels": {"pool": pool_n, "families": fam, "support": [3, ksize],
                         "augment": "8 flips/rotations", "centre": "integer centroid"},
             "noise": {"sigma": [0.0, 0.03], "p_poisson": 0.2, "photons": [100.0, 3000.0]},
             "loss": "relative kernel L2 (180-degree flip accepted) + re-blur consistency",
@@ -372,6 +379,7 @@ def train(*, device: str = "cpu", minutes: float = 5.0, data: str = "../shared/d
                          f"--minutes {minutes} --data {data} --out OUT --width {width} --ksize {ksize} "
                          f"--crop {crop} --batch {batch} --lr {lr} --pool {pool_n} --seed {seed} "
                          f"--curriculum {curriculum} --max-images {max_images}"
+                         + "".join(f" --family {k}={v}" for k, v in fam.items() if v != FAMILIES[k])
                          + (f" --threads {threads}" if threads else "") + ("" if amp else " --no-amp"),
         })
         tmp = out / ".curve.csv.tmp"
@@ -393,7 +401,6 @@ def train(*, device: str = "cpu", minutes: float = 5.0, data: str = "../shared/d
     stop = {"flag": False}
     try:  # SIGINT/SIGTERM (e.g. ``timeout``): finish the step, then validate and save
         import signal
-
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.update(flag=True))
     except ValueError:  # pragma: no cover - not the main thread
@@ -449,41 +456,42 @@ def train(*, device: str = "cpu", minutes: float = 5.0, data: str = "../shared/d
     print(f"done: {step} steps, val kernel {vals[0]:.4f} reblur {vals[1]:.4f} cos {vals[2]:.4f} "
           f"-> {out / (SHIPPED_NAME + '.pt')}", flush=True)
     with open(out / "families.json", "w") as f:
-        json.dump({k: fams.count(k) for k in FAMILIES}, f)
+        json.dump({k: fams.count(k) for k in FAMILIES}, f)  # pool counts per family
     return card
+
+
+def _family_arg(item: str) -> tuple[str, float]:
+    name, _, w = item.partition("=")
+    if not w.replace(".", "", 1).isdigit():
+        raise ValueError(f"--family {item!r}: expected NAME=WEIGHT with NAME in {', '.join(FAMILIES)}")
+    return name, float(w)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m hybrid_deblur.learned.train_kernel_net",
                                 description="Train the learned kernel estimator for a wall-clock budget.")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--minutes", type=float, default=5.0)
+    for flag, typ, default in (("--device", str, "cpu"), ("--minutes", float, 5.0), ("--batch", int, None),
+                               ("--width", int, 32), ("--lr", float, 1e-3), ("--workers", int, None),
+                               ("--threads", int, None), ("--seed", int, 0), ("--ksize", int, 65),
+                               ("--crop", int, 112), ("--val-every-s", float, None)):
+        p.add_argument(flag, type=typ, default=default)
     p.add_argument("--data", default="../shared/data", help="folder with train400/ and cbsd432/")
     p.add_argument("--out", required=True)
-    p.add_argument("--batch", type=int, default=None)
-    p.add_argument("--width", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--pool", type=int, default=None, help="kernels drawn at start (default 4000 cuda / 96 cpu)")
-    p.add_argument("--workers", type=int, default=None)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--pool", type=int, default=None, help="kernels drawn at start (default 4000 cuda / 1500 cpu)")
     p.add_argument("--init", default=None, help="start from this weight file")
     p.add_argument("--max-images", type=int, default=160, help="CPU only: evenly spaced image subset")
     p.add_argument("--no-amp", dest="amp", action="store_false")
-    p.add_argument("--ksize", type=int, default=65)
-    p.add_argument("--crop", type=int, default=112)
-    p.add_argument("--val-every-s", type=float, default=None)
     p.add_argument("--resume", action="store_true", help="continue from OUT/train_state.pt")
     p.add_argument("--curriculum", type=float, default=0.0,
                    help="fraction of the budget over which the largest kernel grows from 15 px to ksize")
     p.add_argument("--snapshot-min", type=float, default=0.0, help="keep OUT/snap_<step>.pt every N minutes")
+    p.add_argument("--family", action="append", default=[], metavar="NAME=W",
+                   help="training-pool draw weight of a kernel family (repeatable), e.g. linear=0.28")
     a = p.parse_args(argv)
     if a.minutes <= 0:
         raise ValueError(f"--minutes {a.minutes!r} must be > 0")
-    train(device=a.device, minutes=a.minutes, data=a.data, out=a.out, batch=a.batch, width=a.width,
-          lr=a.lr, pool=a.pool, workers=a.workers, seed=a.seed, init=a.init, threads=a.threads, amp=a.amp,
-          max_images=a.max_images, ksize=a.ksize, crop=a.crop, val_every_s=a.val_every_s, resume=a.resume,
-          curriculum=a.curriculum, snapshot_min=a.snapshot_min)
+    train(**{k: v for k, v in vars(a).items() if k != "family"},
+          families=dict(_family_arg(item) for item in a.family) or None)
     return 0
 
 
