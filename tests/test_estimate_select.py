@@ -148,7 +148,12 @@ def test_evidence_profile_is_the_maximum_over_the_amplitude():
         ts = np.linspace(-25, 10, 3501)
         t0 = ts[np.argmax(vals(ts))]
         brute = vals(np.linspace(t0 - 0.02, t0 + 0.02, 4001)).max()
-        assert abs(ev._profile(s) - brute) < 1e-8
+        assert abs(ev._profile_reference(s) - brute) < 1e-8
+        # the compiled fused profile (what score() uses) equals the NumPy reference,
+        # cold and warm-started
+        K2 = ev.otf2(k)
+        for _ in range(2):
+            assert ev._profile_fused(K2, (2.0, 0.4)) == pytest.approx(ev._profile_reference(s), abs=1e-11)
 
 
 def test_auto_candidates_are_centred_to_a_fraction_of_a_pixel():

@@ -65,7 +65,8 @@ def _dark_target(S: np.ndarray, lam: float, mu: float, patch: int) -> np.ndarray
 
 
 def l0_latent(yp: np.ndarray, K: np.ndarray, lam: float, *, kappa: float = 2.0,
-              beta_max: float = 1e5, lam_dark: float = 0.0, dark_patch: int = 35) -> np.ndarray:
+              beta_max: float = 1e5, lam_dark: float = 0.0, dark_patch: int = 35,
+              dtype=None) -> np.ndarray:
     """Latent image under an L0 gradient prior (half-quadratic splitting, circular).
 
     Parameters
@@ -80,6 +81,10 @@ def l0_latent(yp: np.ndarray, K: np.ndarray, lam: float, *, kappa: float = 2.0,
         Continuation factor and final penalty of the splitting.
     lam_dark : float
         Weight of the dark-channel :math:`L_0` term (0 disables it).
+    dtype : numpy dtype, optional
+        Precision of the splitting (default: that of ``yp``); ``np.float32`` runs its
+        ~50 FFT pairs in single precision (4x faster on this machine's CPU), and the
+        result is returned in the dtype of ``yp``.
 
     Returns
     -------
@@ -92,7 +97,10 @@ def l0_latent(yp: np.ndarray, K: np.ndarray, lam: float, *, kappa: float = 2.0,
     FFT-diagonal solve :math:`x = F^{-1}[(\\bar K Y + \\beta\\,\\overline{D}G)/(|K|^2+\\beta|D|^2)]`,
     with :math:`\\beta` from :math:`2\\lambda` to ``beta_max`` by ``kappa``.
     """
-    shape = yp.shape
+    shape, out_dtype = yp.shape, yp.dtype
+    if dtype is not None:
+        yp = yp.astype(dtype, copy=False)
+        K = K.astype(np.result_type(dtype, np.complex64), copy=False)
     N1 = np.conj(K) * _F(yp)
     DK = (K * np.conj(K)).real
     D2 = frequency_power("gradient", shape, yp)
@@ -124,7 +132,7 @@ def l0_latent(yp: np.ndarray, K: np.ndarray, lam: float, *, kappa: float = 2.0,
                 den = den + mu
             S = _Fi(num / den, shape)
             beta *= kappa
-    return S
+    return S.astype(out_dtype, copy=False)
 
 
 # ----------------------------------------------------------------------------- kernel
@@ -253,7 +261,7 @@ def map_estimate(y: np.ndarray, ksize, *, lam: float = 4e-3, lam_dark: float = 0
                  refine_threshold: float = 0.05, refine_domain: str = "gradient",
                  final_iterations: int | None = None, lam_floor: float = 1e-4,
                  cg_iterations: int = 20, init=None, init_levels: int = 2, callback=None,
-                 progress: bool = False):
+                 progress: bool = False, latent_dtype=np.float32):
     """Coarse-to-fine MAP estimate of the kernel of a grey image ``y`` (NumPy, (H, W)).
 
     ``final_iterations`` alternations at full resolution (default ``inner_iterations``),
@@ -261,6 +269,8 @@ def map_estimate(y: np.ndarray, ksize, *, lam: float = 4e-3, lam_dark: float = 0
     Returns ``(kernel, info)`` with ``info = {"scales": [...]}`` (size, iterations, energies).
     ``init`` (a kernel, e.g. the learned estimator's): only the ``init_levels`` finest
     pyramid levels run, starting from ``init`` (padded or cropped to ``ksize``, resized).
+    ``latent_dtype``: precision of the L0 latent-image splitting (:func:`l0_latent`;
+    ``np.float32`` by default, ``None`` = float64); kernels are always solved in float64.
     """
     H, W = y.shape
     kh, kw = ksize
@@ -314,7 +324,7 @@ def map_estimate(y: np.ndarray, ksize, *, lam: float = 4e-3, lam_dark: float = 0
             n_inner = int(final_iterations)
         for _ in range(n_inner):
             K = psf2otf(k, shape)
-            S = l0_latent(yp, K, lam_s, lam_dark=lamd_s)
+            S = l0_latent(yp, K, lam_s, lam_dark=lamd_s, dtype=latent_dtype)
             Sx, Sy, threshold = _select_gradients(S, ks, threshold, grad_keep)
             threshold /= 1.1
             k_new = estimate_psf_lsq(Bx, By, Sx, Sy, (ks, ks), gamma=gamma,
