@@ -125,7 +125,7 @@ def run_case(x, k, sigma, estimators, seed):
                      "chosen": est.params.get("chosen", e), "ksize": list(np.shape(rep["psf"])),
                      "margin": est.margin, "ambiguity": est.ambiguity,
                      **{key: est.params.get(key) for key in ("path", "consistency", "tiles", "map_agreement",
-                                                            "flip_gap", "learned_agreement")},
+                                                            "flip_gap", "learned_agreement", "features")},
                      "seconds_estimate": rep["seconds_estimate"], "seconds": time.perf_counter() - t0,
                      "mp": y.size / 1e6})
     return rows

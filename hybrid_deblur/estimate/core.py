@@ -327,7 +327,7 @@ def estimate_kernel(y, *, size=None, method: str = "auto", prior: str = "l0", mo
         cands = info["candidates"]
         params = {"chosen": info["chosen"], "sigma": info["sigma"], "cap": info["cap"], "notes": info["notes"],
                   **{key: info[key] for key in ("path", "consistency", "tiles", "map_agreement", "flip_gap",
-                                                "learned_agreement")}}
+                                                "learned_agreement", "features")}}
         if ksize is not None and decision != "identity":
             k = _fit_to(np.asarray(k, np.float64), ksize)
         ksize = ksize or tuple(int(v) for v in k.shape)

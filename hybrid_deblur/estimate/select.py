@@ -57,6 +57,7 @@ from .candidates import center_crop
 from .candidates import learned_candidates as _learned_candidates
 from .candidates import map_candidates as _map_candidates
 from .candidates import parametric_candidates as _parametric_candidates
+from .confidence import confidence_features
 from .evidence import SpectralEvidence
 
 __all__ = ["FAMILIES", "confidence_from_margin", "consistent_map", "kernel_extent", "select_kernel", "tile_consistency"]
@@ -291,7 +292,8 @@ def select_kernel(y, *, size=None, families=("identity", "parametric", "map", "l
         evidence, params, seconds), ``chosen``, ``sigma``, ``notes``, ``cap``, ``path``
         ("evidence", "consistent-map" or "identity"), ``map_agreement`` and ``flip_gap``
         (self-consistency path, None when it did not run), ``learned_agreement`` (kernel
-        similarity of the result to the closest learned candidate; None without one).
+        similarity of the result to the closest learned candidate; None without one),
+        ``features`` (:func:`~hybrid_deblur.estimate.confidence.confidence_features`).
     """
     bad = [f for f in families if f not in FAMILIES]
     if bad:
@@ -305,7 +307,7 @@ def select_kernel(y, *, size=None, families=("identity", "parametric", "map", "l
     notes: list = []
     map_runs: list = []  # every MAP run (the self-consistency path), scored below
     side_runs: list = []  # scored and reported, never chosen (the raw learned kernel)
-    lazy_map = None  # (size, crop) of the image-sized MAP run, made only when needed
+    lazy_map, map_pair = None, None  # (size, crop) of the image-sized MAP run, made only when needed
     cands: list = [{"name": "identity", "family": "identity", "kernel": np.ones((1, 1)), "params": {}}]
     fams = [f for f in families if f != "identity"]
     it = fams
@@ -351,7 +353,7 @@ def select_kernel(y, *, size=None, families=("identity", "parametric", "map", "l
             if len(new) == 2:
                 from ..metrics import kernel_similarity
 
-                agree = kernel_similarity(new[0]["kernel"], new[1]["kernel"])
+                agree = map_pair = kernel_similarity(new[0]["kernel"], new[1]["kernel"])
                 if agree < min_map_agreement:
                     notes.append(f"MAP estimates at {s0} and {s1} px disagree (similarity "
                                  f"{agree:.2f} < {min_map_agreement}): not candidates")
@@ -475,20 +477,21 @@ def select_kernel(y, *, size=None, families=("identity", "parametric", "map", "l
                 la = max(la, float(o.max() / np.sqrt((o ** 2).sum())))
             else:
                 la = max(la, kernel_similarity(kk, kl), kernel_similarity(kk[::-1, ::-1], kl))
+    extra = [c for c in map_runs + side_runs if not any(c is d for d in cands)]
+    feats = dict(confidence_features(g, chosen, cands, runs=extra, sigma=ev.sigma, map_pair=map_pair,
+                                     restore=decision == "estimated"), learned_agreement=la)
     table = [{"name": c["name"], "family": c["family"], "shape": list(c["kernel"].shape),
               "evidence": round(float(c["evidence"]), 6), "params": c["params"],
               "seconds": c.get("seconds", 0.0)} for c in cands]
     table += [{"name": c["name"] + "-run", "family": c["family"], "shape": list(c["kernel"].shape),
                "evidence": round(float(c["evidence"]), 6), "params": dict(c["params"], pool=False),
-               "seconds": c.get("seconds", 0.0)} for c in map_runs + side_runs
-              if not any(c is d for d in cands)]
+               "seconds": c.get("seconds", 0.0)} for c in extra]
     return chosen["kernel"], {"decision": decision, "confidence": conf, "margin": float(m),
                               "consistency": float(consistency), "tiles": int(n_tiles),
                               "ambiguity": float(amb), "candidates": table, "chosen": chosen["name"],
                               "sigma": ev.sigma, "notes": notes, "cap": int(cap), "path": path,
                               "map_agreement": None if cm is None else float(cm["agreement"]),
                               "flip_gap": None if cm is None else float(cm["flip_gap"]),
-                              "learned_agreement": la,
+                              "learned_agreement": la, "features": feats,
                               "kernels": {**{c["name"]: c["kernel"] for c in cands},
-                                          **{c["name"] + "-run": c["kernel"] for c in map_runs + side_runs
-                                             if not any(c is d for d in cands)}}}
+                                          **{c["name"] + "-run": c["kernel"] for c in extra}}}
