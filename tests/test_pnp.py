@@ -353,3 +353,57 @@ def test_shipped_colour_denoiser_is_joint_by_default_and_adds_no_more_false_colo
     zo = denoiser_prior(gray, colour="opponent")(v, 15 / 255)
     assert false_colour(zj) <= false_colour(zo), (false_colour(zj), false_colour(zo))
     assert false_colour(zj) < 0.2 * false_colour(v)
+
+
+def _random_drunet(channels, seed=0):
+    torch.manual_seed(seed)
+    net = DRUNet(channels, widths=(8, 16, 24)).eval()
+    torch.nn.init.normal_(net.tail.weight, std=0.05)
+    return net
+
+
+@pytest.mark.skipif(not __import__("hybrid_deblur.learned.denoiser_onnx", fromlist=["x"]).onnx_available(),
+                    reason="optional onnx / onnxruntime not installed")
+def test_onnxruntime_engine_equals_torch_and_follows_weight_updates():
+    from hybrid_deblur.learned.denoiser_onnx import has_core, onnx_core
+    from hybrid_deblur.learned.pnp import AUTO_ONNX_PIXELS
+
+    rng = np.random.default_rng(0)
+    for ch, colour, v in ((1, None, rng.random((37, 45))), (3, "joint", rng.random((3, 40, 33))),
+                          (1, "opponent", rng.random((3, 29, 50)))):
+        net = _random_drunet(ch)
+        a = denoiser_prior(net, colour=colour, engine="torch")(v, 0.07)
+        b = denoiser_prior(net, colour=colour, engine="onnx")(v, 0.07)
+        assert np.abs(a).max() > 0 and np.abs(a - v).max() > 1e-3  # the net does something
+        np.testing.assert_allclose(b, a, atol=2e-5)
+    # the whole PnP run, and the exported graph is re-made when the weights change in place
+    net = _random_drunet(1, seed=1)
+    y = rng.random((48, 52))
+    k = np.ones((5, 5)) / 25
+    ref = pnp_drunet(y, k, sigma=0.02, model=net, engine="torch")
+    np.testing.assert_allclose(pnp_drunet(y, k, sigma=0.02, model=net, engine="onnx"), ref, atol=1e-5)
+    core = onnx_core(net)
+    with torch.no_grad():
+        net.tail.weight.mul_(-1)
+    assert not has_core(net) and onnx_core(net) is not core
+    np.testing.assert_allclose(denoiser_prior(net, engine="onnx")(y, 0.05),
+                               denoiser_prior(net, engine="torch")(y, 0.05), atol=2e-5)
+    # "auto" exports only for large inputs (or an already exported graph)
+    small = _random_drunet(1, seed=2)
+    denoiser_prior(small)(rng.random((40, 40)), 0.05)
+    assert not has_core(small)
+    side = int(np.ceil(np.sqrt(AUTO_ONNX_PIXELS)))
+    denoiser_prior(small)(rng.random((side, side)), 0.05)
+    assert has_core(small)
+
+
+def test_engine_is_checked():
+    net = _random_drunet(1)
+    with pytest.raises(ValueError, match="engine"):
+        denoiser_prior(net, engine="tensorrt")(np.zeros((16, 16)), 0.1)
+    with pytest.raises(ValueError, match="engine"):
+        pnp_drunet(np.zeros((16, 16)), np.ones((3, 3)) / 9, sigma=0.01, model=net, engine="fast")
+    with pytest.raises(ValueError, match="float32 DRUNet"):
+        denoiser_prior(net.double(), engine="onnx")(np.zeros((16, 16)), 0.1)
+    with pytest.raises(ValueError, match="float32 DRUNet"):
+        denoiser_prior(TVProx(), engine="onnx")(np.zeros((16, 16)), 0.1)

@@ -127,26 +127,30 @@ class DRUNet(nn.Module):
                 m.weight.data.mul_(0.5)
         nn.init.zeros_(self.tail.weight)
 
-    def residual(self, inp: torch.Tensor) -> torch.Tensor:
-        """The residual ``r`` of an input ``[x, σ map]`` of shape (B, C + 1, H, W)."""
-        return unet_forward(inp, self, self.body, nhwc=True)
+    def residual(self, inp: torch.Tensor, core: Any = None) -> torch.Tensor:
+        """The residual ``r`` of an input ``[x, σ map]`` of shape (B, C + 1, H, W).
 
-    def forward(self, x: torch.Tensor, sigma: Any = 0.0) -> torch.Tensor:
+        ``core``: another engine for the U-Net proper (see :func:`~.layers.unet_forward`),
+        e.g. :func:`hybrid_deblur.learned.denoiser_onnx.onnx_core` of this network.
+        """
+        return unet_forward(inp, self, self.body, nhwc=True, core=core)
+
+    def forward(self, x: torch.Tensor, sigma: Any = 0.0, *, core: Any = None) -> torch.Tensor:
         if not torch.is_tensor(x) or x.ndim != 4:
             raise ValueError(f"x must be a tensor of shape (B, C, H, W), got shape "
                              f"{tuple(getattr(x, 'shape', ()))}")
         if x.shape[1] != self.channels:
             if self.channels == 3 and x.shape[1] == 1:  # gray through the colour model
-                return self.forward(x.expand(-1, 3, -1, -1), sigma).mean(1, keepdim=True)
+                return self.forward(x.expand(-1, 3, -1, -1), sigma, core=core).mean(1, keepdim=True)
             if self.channels == 1:  # colour through the gray model, channel by channel
                 b, c = x.shape[:2]
                 s = noise_map(sigma, x)
                 out = self.forward(x.reshape(b * c, 1, *x.shape[-2:]),
-                                   s.repeat_interleave(c, dim=0))
+                                   s.repeat_interleave(c, dim=0), core=core)
                 return out.reshape(x.shape)
             raise ValueError(f"this denoiser takes {self.channels}-channel images, got {x.shape[1]}")
         smap = noise_map(sigma, x)
-        r = self.residual(torch.cat([x, smap], dim=1))
+        r = self.residual(torch.cat([x, smap], dim=1), core)
         return x + r.to(x.dtype)
 
 

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["conv3", "ResBlock", "ResUNet", "MLP", "count_parameters", "unet_forward"]
+__all__ = ["conv3", "ResBlock", "ResUNet", "MLP", "count_parameters", "unet_forward", "unet_core"]
 
 
 def conv3(cin: int, cout: int, *, bias: bool = True, padding_mode: str = "zeros") -> nn.Conv2d:
@@ -108,24 +108,13 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def unet_forward(x, net: nn.Module, bottleneck: nn.Module, *, nhwc: bool = True):
-    """Forward pass shared by the pixel-unshuffled residual U-Nets (:class:`ResUNet`, DRUNet).
+def unet_core(f, net: nn.Module, bottleneck: nn.Module):
+    """The U-Net proper on a pixel-unshuffled input ``f`` whose sides are multiples of
+    ``2 ** (net.levels - 1)``: head, encoder with skips, ``bottleneck``, decoder, tail.
 
-    ``net`` provides ``levels``, ``head``, ``enc``, ``down``, ``up``, ``dec`` and ``tail``;
-    ``bottleneck`` is its middle stage. The input is padded (reflect, or replicate when it is
-    too small) to a multiple of ``2 ** levels``, 2×2 pixel-unshuffled, run through the U-Net with
-    additive skips, pixel-shuffled back and cropped to its own size. ``nhwc`` uses
-    channels-last convolutions on the CPU (faster with oneDNN).
+    This is the part :func:`unet_forward` hands to an alternative engine (``core=``), e.g. the
+    onnxruntime graph of :mod:`hybrid_deblur.learned.denoiser_onnx`.
     """
-    h, w = x.shape[-2:]
-    m = 2 ** net.levels
-    ph, pw = (-h) % m, (-w) % m
-    if ph or pw:
-        mode = "reflect" if min(h, w) > max(ph, pw) else "replicate"
-        x = F.pad(x, (0, pw, 0, ph), mode=mode)
-    f = F.pixel_unshuffle(x, 2)
-    if nhwc and f.device.type == "cpu":
-        f = f.contiguous(memory_format=torch.channels_last)
     f = net.head(f)
     skips = []
     for enc, down in zip(net.enc, net.down):
@@ -135,5 +124,29 @@ def unet_forward(x, net: nn.Module, bottleneck: nn.Module, *, nhwc: bool = True)
     f = bottleneck(f)
     for up, dec in zip(net.up, net.dec):
         f = dec(up(f) + skips.pop())
-    out = F.pixel_shuffle(net.tail(f), 2)
+    return net.tail(f)
+
+
+def unet_forward(x, net: nn.Module, bottleneck: nn.Module, *, nhwc: bool = True, core=None):
+    """Forward pass shared by the pixel-unshuffled residual U-Nets (:class:`ResUNet`, DRUNet).
+
+    ``net`` provides ``levels``, ``head``, ``enc``, ``down``, ``up``, ``dec`` and ``tail``;
+    ``bottleneck`` is its middle stage. The input is padded (reflect, or replicate when it is
+    too small) to a multiple of ``2 ** levels``, 2×2 pixel-unshuffled, run through the U-Net with
+    additive skips (:func:`unet_core`, or ``core(f)`` when given: another engine for the same
+    network), pixel-shuffled back and cropped to its own size. ``nhwc`` uses channels-last
+    convolutions on the CPU (faster with oneDNN).
+    """
+    h, w = x.shape[-2:]
+    m = 2 ** net.levels
+    ph, pw = (-h) % m, (-w) % m
+    if ph or pw:
+        mode = "reflect" if min(h, w) > max(ph, pw) else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    f = F.pixel_unshuffle(x, 2)
+    if core is not None:
+        return F.pixel_shuffle(core(f), 2)[..., :h, :w].contiguous()
+    if nhwc and f.device.type == "cpu":
+        f = f.contiguous(memory_format=torch.channels_last)
+    out = F.pixel_shuffle(unet_core(f, net, bottleneck), 2)
     return out[..., :h, :w].contiguous()
