@@ -20,6 +20,13 @@ Usage::
     python benchmarks/noharm.py [--quick] [--data ../shared/data] [--out bench_out/noharm.json]
                                 [--methods wiener,tikhonov,...] [--oracle all|linear|none]
 
+Beyond the classical solvers, ``--methods`` accepts any registered method name (e.g.
+``pnp-drunet``: ``Deblurrer(name).restore(y, psf)`` with its defaults; its oracle is the same
+method given the true noise level) and ``blind:NAME`` (``Deblurrer(NAME, estimator="auto")
+.restore(y)``: the kernel is estimated, the no-harm guard and the blind noise floor act; its
+oracle is the same method with the true kernel, so the gap is the price of not knowing it).
+This is the matrix of the defaults a user gets: ``--methods pnp-drunet,blind:pnp-drunet``.
+
 ``--quick``: 3 images x 5 kernels x sigma {0, 0.005, 0.01}; ``--images N``: the first N
 images (half BSD68, half Kodak24) of the full protocol. Writes a JSON with every cell
 and a summary, and prints the table (per solver x sigma: cells, cells harmed by > 0.1 dB,
@@ -95,9 +102,45 @@ def _info(f, y, k, **kw):
     return x, info
 
 
-def oracle(method, y, k, ref, info, level):
+#: ``--blind-floor``: the blind noise floor given to Deblurrer (None: its default)
+BLIND_FLOOR = {}
+
+
+def _deblurrer(method):
+    from hybrid_deblur.pipeline.deblurrer import Deblurrer
+
+    name = method.split(":", 1)[-1]
+    if method.startswith("blind:"):
+        return Deblurrer(name, estimator="auto", **BLIND_FLOOR)
+    return Deblurrer(name)
+
+
+def restore(method, y, k):
+    """``(x, info)`` of one cell: a solver's defaults, or a Deblurrer (registered / blind)."""
+    if hasattr(S, method):
+        return _info(getattr(S, method), y, k)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # NoBlurWarning is recorded in the report
+        if method.startswith("blind:"):
+            x, rep = _deblurrer(method).restore(y, return_report=True)
+            return x, {"decision": rep["decision"], "psf_shape": list(np.shape(rep["psf"]))}
+        return _deblurrer(method).restore(y, k), {}
+
+
+def oracle(method, y, k, ref, info, level, sigma=None):
     """Best PSNR over the solver's own parameter (see the module notes)."""
     best = -np.inf
+    if not hasattr(S, method):  # registered / blind: the same method knowing sigma / the kernel
+        from hybrid_deblur.pipeline.deblurrer import Deblurrer
+
+        if level == "linear":
+            return None
+        name = method.split(":", 1)[-1]
+        if method.startswith("blind:"):
+            return psnr(Deblurrer(name).restore(y, k), ref)
+        return psnr(Deblurrer(name).restore(y, k, sigma=max(float(sigma), 1e-4)), ref)
     if method == "wiener":
         for nsr in np.logspace(-5, 0, 9):
             best = max(best, psnr(S.wiener(y, k, nsr=float(nsr), reg="gradient"), ref))
@@ -139,6 +182,12 @@ def run(args):
         ks = {n: ks[n] for n in ("identity", "disk2", "gauss1.5", "motion9", "shake15")}
     sigmas = (0.0, 0.005, 0.01) if quick else SIGMAS
     methods = args.methods.split(",") if args.methods else list(METHODS)
+    from hybrid_deblur.pipeline.methods import METHODS as REGISTERED
+
+    bad = [m for m in methods if not hasattr(S, m) and m.split(":", 1)[-1] not in REGISTERED]
+    if bad:
+        raise SystemExit(f"--methods: unknown {', '.join(bad)}; accepted: {', '.join(METHODS)}, "
+                         "a registered method name, or blind:NAME")
     cells = []
     t0 = time.time()
     for ii, (iname, im) in enumerate(ims):
@@ -152,14 +201,15 @@ def run(args):
                 y = yc + s * rng.standard_normal(yc.shape)
                 p_in = psnr(y, ref)
                 for m in methods:
-                    f = getattr(S, m)
                     t1 = time.time()
-                    x, info = _info(f, y, k)
+                    x, info = restore(m, y, k)
                     dt = time.time() - t1
                     row = {"image": iname, "kernel": kname, "sigma": s, "method": m,
-                           "input": p_in, "default": psnr(x, ref), "time": dt}
+                           "input": p_in, "default": psnr(np.asarray(x), ref), "time": dt}
+                    if "decision" in info:
+                        row.update(info)
                     if args.oracle != "none":
-                        o = oracle(m, y, k, ref, info, args.oracle)
+                        o = oracle(m, y, k, ref, info, args.oracle, sigma=s)
                         row["oracle"] = None if o is None else max(o, row["default"])
                     cells.append(row)
             print(f"[{time.time() - t0:7.1f}s] {iname} {kname} done", flush=True)
@@ -181,6 +231,8 @@ def summarize(cells):
                 "mean_gap_oracle": float(np.mean(gaps)) if gaps else None,
                 "within_1db": float(np.mean([g <= 1.0 for g in gaps])) if gaps else None,
             }
+            if any("decision" in r for r in rows):
+                out[f"{m}@{s}"]["identity"] = int(sum(r.get("decision") == "identity" for r in rows))
     return out
 
 
@@ -202,9 +254,13 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--methods", default="")
     ap.add_argument("--oracle", choices=("all", "linear", "none"), default="all")
+    ap.add_argument("--blind-floor", type=float, default=None,
+                    help="blind:NAME methods: Deblurrer(blind_sigma_floor=...) (0 = off; default: its default)")
     ap.add_argument("--images", type=int, default=0,
                     help="use the first N images (half BSD68, half Kodak; default all 12)")
     args = ap.parse_args(argv)
+    if args.blind_floor is not None:
+        BLIND_FLOOR["blind_sigma_floor"] = args.blind_floor or None
     cells = run(args)
     summary = summarize(cells)
     print_table(summary)

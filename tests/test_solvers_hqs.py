@@ -207,3 +207,23 @@ def test_pnp_default_schedule_and_quality():
     assert calls == sig and info["mu_schedule"] == mu and info["prior"] == "denoiser"
     ref = x[2:-2, 2:-2]
     assert 10 * np.log10(1 / np.mean((out - ref) ** 2)) > 10 * np.log10(1 / np.mean((y - ref) ** 2))
+
+
+def test_x0_of_the_output_shape_starts_the_output_region():
+    """``x0`` shaped like the result (``boundary="auto"``: like ``y``) fills the output region of
+    the solve grid; the rest stays the replicated extension of ``y`` (was a broadcast error)."""
+    from hybrid_deblur.solvers.hqs import HQS
+
+    rng = np.random.default_rng(0)
+    k = rng.random((7, 5))
+    k /= k.sum()
+    y = Blur(k, "valid")(rng.random((40, 36)))
+    x0 = rng.random(y.shape)
+    h = HQS(y, k, prior=lambda v, s: v, num_iter=2, x0=x0).init()
+    plain = HQS(y, k, prior=lambda v, s: v, num_iter=2).init()
+    oy, ox = 7 - 1 - 7 // 2, 5 - 1 - 5 // 2
+    np.testing.assert_array_equal(h.x[oy:oy + y.shape[0], ox:ox + y.shape[1]], x0)
+    outside = np.ones(h.x.shape, bool)
+    outside[oy:oy + y.shape[0], ox:ox + y.shape[1]] = False
+    np.testing.assert_array_equal(h.x[outside], plain.x[outside])
+    assert h.run().shape == y.shape

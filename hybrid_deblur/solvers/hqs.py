@@ -286,7 +286,7 @@ class HQS:
             if sh == tuple(self._grid):
                 x = x0 + 0 * x
             elif sh == out_sh:
-                x = x + 0 * x0
+                x = x + 0  # a copy on the solve grid; x0 replaces the output region
                 x[self._out_region()] = x0
             else:
                 raise ValueError(f"x0 must have spatial shape {out_sh} (or the solve grid "
