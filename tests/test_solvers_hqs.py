@@ -182,8 +182,10 @@ def test_pluggable_prior_iterator_reproduces_the_unrolled_network():
             smap = torch.full((v.shape[0], 1) + tuple(v.shape[-2:]), s, dtype=v.dtype)
             return v + net.prior(torch.cat([v, smap], dim=1))
 
+        # the network's data step is one majorise-minimise step (the engine's PnP default
+        # is CG, PNP_DATA_ITERS): ask the iterator for the network's step
         out = HQS(y, kt, prior=denoiser, mu_schedule=alpha[0].tolist(),
-                  sigma_schedule=beta[0].tolist(), x0=z0, boundary="auto").run()
+                  sigma_schedule=beta[0].tolist(), x0=z0, boundary="auto", data_solver="mm").run()
     assert out.shape == ref.shape
     assert float((out - ref).abs().max()) < 1e-6
 
