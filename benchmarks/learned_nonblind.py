@@ -86,6 +86,9 @@ def _restore(method: str, y, k, sigma):
     from hybrid_deblur.analysis.registry import restore
 
     opts = dict(OPTIONS.get(method, {}))
+    if method.endswith("/torch"):  # the denoiser on the torch engine (default: onnxruntime when installed)
+        method = method[: -len("/torch")]
+        opts = dict(OPTIONS.get(method, {}), engine="torch")
     if method == "pnp-drunet/x8-last":  # the x8 self-ensemble on the last iteration
         method, opts = "pnp-drunet", dict(OPTIONS.get("pnp-drunet", {}), ensemble=1)
     if method in ("pnp-drunet/gray-per-channel", "pnp-drunet/opponent"):
@@ -191,16 +194,28 @@ def colour_suite(folder: Path, methods, limit, progress=True) -> dict:
 
 
 def speed(methods, size=512, ksize=25, repeats=2) -> dict:
-    """CPU seconds per megapixel, side by side in this run (2 torch threads)."""
+    """CPU seconds per megapixel, side by side in this run (repeats interleaved across methods).
+
+    With onnxruntime installed (the default denoiser engine then), ``pnp-drunet`` and
+    ``pnp-drunet-fast`` are also timed with the denoiser on the torch engine (``/torch``).
+    """
+    from hybrid_deblur.learned.denoiser_onnx import onnx_available
     from hybrid_deblur.psf import trajectory_motion
 
     y = np.random.default_rng(0).random((size, size))
     k = trajectory_motion(size=ksize, seed=3)
-    out = {}
+    if onnx_available():
+        methods = list(methods) + [m + "/torch" for m in methods if m in ("pnp-drunet", "pnp-drunet-fast")]
     for m in methods:
         _restore(m, y, k, 0.01)  # warm-up
-        ts = [_restore(m, y, k, 0.01)[1] for _ in range(repeats)]
-        out[m] = {"median_s": float(np.median(ts)), "s_per_megapixel": float(np.median(ts)) / (size * size / 1e6)}
+    ts: dict = {m: [] for m in methods}
+    for _ in range(repeats):
+        for m in methods:
+            ts[m].append(_restore(m, y, k, 0.01)[1])
+    out = {}
+    for m in methods:
+        med = float(np.median(ts[m]))
+        out[m] = {"median_s": med, "s_per_megapixel": med / (size * size / 1e6)}
     out["load_average"] = list(os.getloadavg())
     out["cpu_count"] = os.cpu_count()
     return out
