@@ -3,8 +3,12 @@
 The plug-and-play methods spend ~90 % of their CPU time in the denoiser forwards. The same
 network run by onnxruntime (CPU execution provider, all graph optimisations: conv + ReLU /
 conv + add fusion, NCHWc layouts) gives the same output (max difference ~2e-7) in less time
-than PyTorch eager (measured side by side on this 2-core AVX2 machine, 1 thread, 512² gray:
-see ``benchmarks/README.md``). :func:`onnx_core` exports the U-Net proper
+than PyTorch eager (measured side by side on this 2-core AVX2 machine, 1 thread, 512² gray,
+load 4-7: one forward 2.6 -> 1.6 s/MP; ``pnp-drunet`` 36.5 -> 27.0 s/MP, ``pnp-drunet-fast``
+27.5 -> 20.7 with ``benchmarks/learned_nonblind.py --sections speed``). Rejected beside it:
+``torch.compile`` (90 s compile, no gain), TorchScript freeze (1.2x), 2 threads on the loaded
+machine (slower), int8 static quantisation in onnxruntime (1.7x over fp32, but -0.42 to
+-0.84 dB held-out denoising). :func:`onnx_core` exports the U-Net proper
 (:func:`~hybrid_deblur.learned.layers.unet_core`: everything after the 2×2 pixel unshuffle,
 dynamic batch / height / width) once per network and thread count, with the TorchScript-based
 exporter into memory (~2 s; the dynamo exporter takes 15–30 s here), and returns a callable
