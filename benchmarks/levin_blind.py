@@ -1,9 +1,11 @@
 """Blind deblurring on Levin et al. (2009): 32 real camera-shake captures.
 
 For each capture: estimate the kernel with :func:`hybrid_deblur.estimate.estimate_kernel`,
-restore with the *same* non-blind step (default: hyper-Laplacian HQS,
+restore with the *same* non-blind step (default ``--final hl``, a historical name: TV HQS at
+sigma = 0.01 with ringing suppression,
 :func:`hybrid_deblur.estimate.restore.restore_ringing_suppressed`; ``--final NAME``: any
-registered method, e.g. ``pnp-drunet``, the default of ``Deblurrer``; clipped to [0, 1] unless
+registered method, e.g. ``pnp-drunet``, the default of ``Deblurrer``, given the noise level the
+blind ``Deblurrer`` uses, ``max(estimate_noise(y), BLIND_SIGMA_FLOOR)``; clipped to [0, 1] unless
 ``--no-clip``) for the estimated and for the true kernel, and report aligned PSNR/SSIM
 (DESIGN §7: ±5 px incl. 0.25-px shifts, 15 px border), kernel similarity, the error ratio
 against our own true-kernel restoration and against Levin's true-kernel SSDs (manifest), success rates and time per image.
@@ -70,16 +72,19 @@ def load_case(root: Path, i: int, j: int, reference: str):
 
 
 def _final_step(final: str):
-    """The non-blind step applied to both kernels: ``"hl"`` (the hyper-Laplacian HQS with
-    ringing suppression, the default) or any registered method through :class:`Deblurrer`."""
+    """The non-blind step applied to both kernels: ``"hl"`` (historical name: TV HQS at sigma
+    0.01 with ringing suppression, the default) or any registered method through
+    :class:`Deblurrer`, given the blind path's noise level (the estimate, floored)."""
     if final == "hl":
         from hybrid_deblur.estimate.restore import restore_ringing_suppressed
 
         return restore_ringing_suppressed
-    from hybrid_deblur.pipeline.deblurrer import Deblurrer
+    from hybrid_deblur.pipeline.deblurrer import BLIND_SIGMA_FLOOR, Deblurrer
+    from hybrid_deblur.solvers.noise_level import estimate_noise
 
     d = Deblurrer(final)
-    return lambda y, k: np.asarray(d.restore(y, k), float)
+    return lambda y, k: np.asarray(d.restore(y, k, sigma=max(float(estimate_noise(y)), BLIND_SIGMA_FLOOR)),
+                                   float)
 
 
 def run_case(args):
@@ -187,8 +192,9 @@ def main(argv=None) -> int:
     ap.add_argument("--prior", default="l0", choices=("l0", "dark_channel"))
     ap.add_argument("--size", default="auto", help="kernel size or 'auto'")
     ap.add_argument("--final", default="hl",
-                    help="non-blind step for both kernels: 'hl' (hyper-Laplacian HQS with ringing "
-                         "suppression) or a registered method name, e.g. pnp-drunet")
+                    help="non-blind step for both kernels: 'hl' (historical name: TV HQS at sigma 0.01 "
+                         "with ringing suppression) or a registered method name, e.g. pnp-drunet "
+                         "(given the blind Deblurrer's floored noise level)")
     ap.add_argument("--kernels-from", default=None, metavar="JSON",
                     help="reuse the estimated kernels of an earlier run's JSON (same captures)")
     ap.add_argument("--no-clip", dest="clip", action="store_false",
