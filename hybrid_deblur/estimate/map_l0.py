@@ -30,7 +30,7 @@ from ..physics.differences import divergence, gradient
 from ..psf.otf import otf2psf, psf2otf
 from . import _common as C
 
-__all__ = ["estimate_psf_lsq", "l0_latent", "map_estimate", "pyramid_sizes"]
+__all__ = ["estimate_psf_lsq", "l0_latent", "map_estimate", "pyramid_sizes", "refine_kernel"]
 
 
 def _F(x):
@@ -253,6 +253,71 @@ def _explained(k, S, yp, mask, shape, max_shift: int = 2) -> float:
     return float(np.clip(1 - best / max(den, 1e-30), 0, 1))
 
 
+def _level_grid(ys, ks: int, vm, bs: int):
+    """Periodic grid, wrap-padded image and 0/1 data mask (``vm`` valid, ``bs``-px border out)."""
+    hs, ws = ys.shape
+    shape = C.pad_shape((hs, ws), (ks, ks))
+    yp = C.wrap_pad(ys, shape)
+    mask = np.zeros(shape)
+    mask[: hs - 1, : ws - 1] = vm[: hs - 1, : ws - 1]
+    if bs > 0:
+        mask[:bs, :] = 0
+        mask[:, :bs] = 0
+        mask[hs - 1 - bs:hs, :] = 0
+        mask[:, ws - 1 - bs:ws] = 0
+    return shape, yp, mask
+
+
+def _refine(y, k, shape, yp, mask, n: int, *, gamma: float, lam: float, threshold: float,
+            domain: str = "gradient", use_mask: bool = True, min_mass: float = 0.1):
+    """Xu & Jia-style refinement: latent from the (less sparse) hyper-Laplacian solver, then
+    the kernel by least squares on gradients (or intensities); ``(kernel, latent on the grid)``."""
+    from ..solvers import hqs
+
+    Bx, By = _dx(yp), _dy(yp)
+    for _ in range(n):
+        xr = np.asarray(hqs(y, k, prior="hyper_laplacian", alpha=0.8, lam=1.0 / lam,
+                            boundary="auto"))  # hqs lam = prior weight = 1 / data weight
+        S = C.wrap_pad(xr, shape)
+        if domain == "intensity":
+            z0 = np.zeros_like(S)
+            k_new = estimate_psf_lsq(yp - yp.mean(), z0, S - S.mean(), z0, k.shape, gamma=gamma,
+                                     mask=mask if use_mask else None, k0=k)
+        else:
+            k_new = estimate_psf_lsq(Bx, By, _dx(S), _dy(S), k.shape, gamma=gamma,
+                                     mask=mask if use_mask else None, k0=k)
+        k = C.center_kernel(C.clean_kernel(k_new, rel_threshold=threshold, min_mass=min_mass))
+    return k, S
+
+
+def refine_kernel(y: np.ndarray, k, *, iterations: int = 2, gamma: float = 1.0, lam: float = 3000.0,
+                  threshold: float = 0.05, border: int = 3) -> np.ndarray:
+    """Refine a kernel estimate of ``y`` at full resolution (the final steps of :func:`map_estimate`).
+
+    ``iterations`` times: the latent image from the hyper-Laplacian HQS solver with ``k``
+    (data weight ``lam``), then ``k`` by least squares on gradients within its support
+    (Tikhonov ``gamma``), entries below ``threshold`` x max and small components removed,
+    centred, normalised (Xu & Jia 2010's final refinement: the L0 latent of the pyramid is
+    sparser than the image, which biases the pyramid's kernel).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hybrid_deblur.estimate.map_l0 import refine_kernel
+    >>> k = refine_kernel(np.random.default_rng(0).random((64, 64)), np.full((5, 5), 1 / 25))
+    >>> k.shape, bool(abs(k.sum() - 1) < 1e-9)
+    ((5, 5), True)
+    """
+    y = np.asarray(y, dtype=np.float64)
+    k = np.asarray(k, dtype=np.float64)
+    if k.ndim != 2 or k.shape[0] != k.shape[1] or k.shape[0] % 2 == 0:
+        raise ValueError(f"k has shape {k.shape}; accepted: an odd square kernel")
+    vm = C.saturation_mask(y, k.shape)
+    shape, yp, mask = _level_grid(y, k.shape[0], vm, int(border))
+    return _refine(y, k / k.sum(), shape, yp, mask, int(iterations), gamma=gamma, lam=lam,
+                   threshold=threshold)[0]
+
+
 def map_estimate(y: np.ndarray, ksize, *, lam: float = 4e-3, lam_dark: float = 0.0,
                  gamma: float = 2.0, inner_iterations: int = 5, rel_threshold: float = 0.05,
                  grad_keep: float = 0.0, use_mask: bool = True, border: int = 3,
@@ -304,18 +369,9 @@ def map_estimate(y: np.ndarray, ksize, *, lam: float = 4e-3, lam_dark: float = 0
             k = _init_kernel(ks) if init is None else C.resize_kernel(init, (ks, ks))
         else:
             k = C.resize_kernel(k, (ks, ks))
-        # crop kernel to the requested aspect at the finest level
-        shape = C.pad_shape((hs, ws), (ks, ks))
-        yp = C.wrap_pad(ys, shape)
-        mask = np.zeros(shape)
         vm = C.resize_image(valid_full.astype(float), (hs, ws)) > 0.99
-        mask[: hs - 1, : ws - 1] = vm[: hs - 1, : ws - 1]
-        bs = math.ceil(border * sc)  # captures often have a bad first/last row or column
-        if bs > 0:
-            mask[:bs, :] = 0
-            mask[:, :bs] = 0
-            mask[hs - 1 - bs:hs, :] = 0
-            mask[:, ws - 1 - bs:ws] = 0
+        # captures often have a bad first/last row or column
+        shape, yp, mask = _level_grid(ys, ks, vm, math.ceil(border * sc))
         Bx, By = _dx(yp), _dy(yp)
         threshold = None
         energies = []
@@ -344,21 +400,9 @@ def map_estimate(y: np.ndarray, ksize, *, lam: float = 4e-3, lam_dark: float = 0
         k = C.center_kernel(k)
         info.append({"scale": float(sc), "size": int(ks), "image_shape": (hs, ws),
                      "iterations": n_inner, "energies": energies})
-    for _ in range(int(refine)):
-        # Xu & Jia-style refinement: latent from the (less sparse) hyper-Laplacian solver
-        from ..solvers import hqs
-
-        xr = np.asarray(hqs(y, k, prior="hyper_laplacian", alpha=0.8, lam=1.0 / refine_lam,
-                            boundary="auto"))  # hqs lam = prior weight = 1 / data weight
-        S = C.wrap_pad(xr, shape)
-        if refine_domain == "intensity":
-            z0 = np.zeros_like(S)
-            k_new = estimate_psf_lsq(yp - yp.mean(), z0, S - S.mean(), z0, k.shape, gamma=refine_gamma,
-                                     mask=mask if use_mask else None, k0=k)
-        else:
-            k_new = estimate_psf_lsq(Bx, By, _dx(S), _dy(S), k.shape, gamma=refine_gamma,
-                                     mask=mask if use_mask else None, k0=k)
-        k = C.center_kernel(C.clean_kernel(k_new, rel_threshold=refine_threshold, min_mass=min_mass))
+    if int(refine) > 0:
+        k, S = _refine(y, k, shape, yp, mask, int(refine), gamma=refine_gamma, lam=refine_lam,
+                       threshold=refine_threshold, domain=refine_domain, use_mask=use_mask, min_mass=min_mass)
     explained = _explained(k, S, yp, mask, shape)
     if (kh, kw) != k.shape:
         k = C.resize_kernel(k, (kh, kw)) if k.shape[0] != max(kh, kw) else k

@@ -57,7 +57,7 @@ from .candidates import center_crop
 from .candidates import learned_candidates as _learned_candidates
 from .candidates import map_candidates as _map_candidates
 from .candidates import parametric_candidates as _parametric_candidates
-from .confidence import confidence_features
+from .confidence import calibrated_confidence, confidence_features
 from .evidence import SpectralEvidence
 
 __all__ = ["FAMILIES", "confidence_from_margin", "consistent_map", "kernel_extent", "select_kernel", "tile_consistency"]
@@ -480,6 +480,8 @@ def select_kernel(y, *, size=None, families=("identity", "parametric", "map", "l
     extra = [c for c in map_runs + side_runs if not any(c is d for d in cands)]
     feats = dict(confidence_features(g, chosen, cands, runs=extra, sigma=ev.sigma, map_pair=map_pair,
                                      restore=decision == "estimated"), learned_agreement=la)
+    if path == "evidence" and "sparsity_gain" in feats:  # calibrated on the suite's quick half
+        conf = calibrated_confidence(m, feats["sparsity_gain"])
     table = [{"name": c["name"], "family": c["family"], "shape": list(c["kernel"].shape),
               "evidence": round(float(c["evidence"]), 6), "params": c["params"],
               "seconds": c.get("seconds", 0.0)} for c in cands]
