@@ -57,7 +57,8 @@ def test_pnp_with_the_tv_prox_is_the_engines_hqs(boundary):
     k = np.ones((5, 5)) / 25
     op = Blur(k, "circular" if boundary == "circular" else "valid")
     y = op(x) + 0.01 * np.random.default_rng(1).standard_normal(op.output_shape(x.shape))
-    got, info = pnp_drunet(y, k, sigma=0.01, model=TVProx(), boundary=boundary, return_info=True)
+    got, info = pnp_drunet(y, k, sigma=0.01, model=TVProx(), boundary=boundary, return_info=True,
+                           precision="input")  # the reference runs in float64
     ref = HQS(y, k, prior=tv_prox_fn, sigma=0.01, lam=0.23, num_iter=6, boundary=boundary).run()
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12)
     assert info["prior"] == "denoiser" and len(info["sigma_schedule"]) == 6
@@ -288,7 +289,8 @@ def test_x8_self_ensemble_is_the_mean_over_rotations_and_flips():
     x = _scene(40)
     k = np.ones((5, 5)) / 25
     y = Blur(k, "valid")(x) + 0.01 * np.random.default_rng(1).standard_normal((36, 36))
-    got, info = pnp_drunet(y, k, sigma=0.01, model=net, ensemble=2, num_iter=5, return_info=True)
+    got, info = pnp_drunet(y, k, sigma=0.01, model=net, ensemble=2, num_iter=5, return_info=True,
+                           precision="input")
     last2 = info["sigma_schedule"][-2:]
     ref = HQS(y, k, prior=lambda u, s: d8(u, s) if s in last2 else plain(u, s), sigma=0.01, lam=0.23,
               num_iter=5).run()
@@ -380,8 +382,9 @@ def test_onnxruntime_engine_equals_torch_and_follows_weight_updates():
     net = _random_drunet(1, seed=1)
     y = rng.random((48, 52))
     k = np.ones((5, 5)) / 25
-    ref = pnp_drunet(y, k, sigma=0.02, model=net, engine="torch")
-    np.testing.assert_allclose(pnp_drunet(y, k, sigma=0.02, model=net, engine="onnx"), ref, atol=1e-5)
+    ref = pnp_drunet(y, k, sigma=0.02, model=net, engine="torch", precision="input")
+    np.testing.assert_allclose(pnp_drunet(y, k, sigma=0.02, model=net, engine="onnx", precision="input"), ref,
+                               atol=1e-5)
     core = onnx_core(net)
     with torch.no_grad():
         net.tail.weight.mul_(-1)
@@ -407,3 +410,16 @@ def test_engine_is_checked():
         denoiser_prior(net.double(), engine="onnx")(np.zeros((16, 16)), 0.1)
     with pytest.raises(ValueError, match="float32 DRUNet"):
         denoiser_prior(TVProx(), engine="onnx")(np.zeros((16, 16)), 0.1)
+
+
+def test_float32_iterations_match_float64_and_keep_the_dtype():
+    """precision='float32' (default) solves a float64 input in float32 and returns float64."""
+    x = _scene(48)
+    k = np.ones((5, 5)) / 25
+    y = Blur(k, "valid")(x) + 0.01 * np.random.default_rng(3).standard_normal((44, 44))
+    a = pnp_drunet(y, k, sigma=0.01, model=TVProx())
+    b = pnp_drunet(y, k, sigma=0.01, model=TVProx(), precision="input")
+    assert a.dtype == b.dtype == np.float64
+    assert float(np.abs(a - b).max()) < 1e-4 and not np.array_equal(a, b)
+    with pytest.raises(ValueError, match="precision"):
+        pnp_drunet(y, k, sigma=0.01, model=TVProx(), precision="half")

@@ -30,7 +30,7 @@ from .. import backend as B
 
 __all__ = ["denoiser_prior", "pnp_drunet", "pnp_drunet_fast", "get_denoiser", "mc_sure", "SHIPPED_DENOISERS", "OPPONENT",
            "FAST_ITERATIONS", "FAST_LAMBDA", "ENGINES",
-           "AUTO_ONNX_PIXELS"]
+           "AUTO_ONNX_PIXELS", "PRECISIONS"]
 
 
 #: channels -> shipped weight stem
@@ -272,7 +272,8 @@ def mc_sure(f: Callable[[Any], Any], y: Any, sigma: float, *, fy: Any = None, ep
 def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, num_iter: int = 6,
                lam: float = 0.23, weights: Any = None, model: Any = None, device: Any = None,
                x0: Any = None, colour: Any = None, no_harm: bool = True, ensemble: int = 0,
-               engine: str = "auto", progress: bool = False, return_info: bool = False):
+               engine: str = "auto", precision: str = "float32", progress: bool = False,
+               return_info: bool = False):
     """Non-blind deblurring by plug-and-play HQS with the learned DRUNet denoiser (DPIR).
 
     Parameters
@@ -320,6 +321,11 @@ def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, n
     engine : {"auto", "torch", "onnx"}
         What runs the denoiser (see :func:`denoiser_prior`; ``"auto"``: onnxruntime when the
         optional ``onnx`` extra is installed and the model is a float32 DRUNet on the CPU).
+    precision : {"float32", "input"}
+        Precision of the iterations. ``"float32"`` (default): a float64 input is solved in
+        float32 like the denoiser, and the result is returned in the input's dtype (the CG
+        data steps are about 1.4x faster on a 512² image; see :data:`PRECISIONS`);
+        ``"input"``: the input's own precision.
     progress : bool
         Show a progress bar.
     return_info : bool
@@ -366,7 +372,12 @@ def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, n
     def prior(v, s):
         return d8(v, s) if s <= last[0] else plain(v, s)
 
-    solver = HQS(y, psf, prior=prior, sigma=sigma, lam=lam,
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    work = y
+    if precision == "float32" and str(getattr(y, "dtype", "")).endswith("float64"):
+        work = y.float() if isinstance(y, torch.Tensor) else np.asarray(y, dtype=np.float32)
+    solver = HQS(work, psf, prior=prior, sigma=sigma, lam=lam,
                  num_iter=num_iter, boundary=boundary, x0=x0)
     if ensemble:
         last[0] = float(solver.sigma_schedule[-ensemble]) * (1 + 1e-12)
@@ -393,8 +404,14 @@ def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, n
                                        "returned": "pnp" if keep else "input"})
             if not keep:
                 x = y + 0
+    if work is not y and x is not y:
+        x = x.to(y.dtype) if isinstance(x, torch.Tensor) else np.asarray(x, dtype=y.dtype)
     return (x, info) if return_info else x
 
+
+#: accepted ``precision`` of :func:`pnp_drunet`. Measured side by side (512² gray, 25-px shake,
+#: 1 thread): one MM step per iteration 7.9 s/MP, CG data steps in float64 12.9, in float32 9.4.
+PRECISIONS = ("float32", "input")
 
 #: DPIR iterations of :func:`pnp_drunet_fast`
 FAST_ITERATIONS = 4
