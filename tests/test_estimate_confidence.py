@@ -49,3 +49,11 @@ def test_candidate_agreement_counts_other_families_and_the_flip():
     f = confidence_features(None, chosen, cands, runs=[{"kernel": kf, "family": "map", "evidence": 0.5}],
                             sigma=0.01, map_pair=0.7, restore=False)
     assert f["cand_agreement"] == pytest.approx(1.0) and f["map_pair"] == 0.7
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True])
+def test_auto_refine_must_be_a_count(bad):
+    from hybrid_deblur.estimate import estimate_kernel
+
+    with pytest.raises(ValueError, match="auto_refine"):
+        estimate_kernel(np.random.default_rng(0).random((32, 32)), auto_refine=bad)

@@ -204,7 +204,7 @@ def estimate_kernel(y, *, size=None, method: str = "auto", prior: str = "l0", mo
                     lam: float = 4e-3, lam_dark: float = 4e-3, gamma: float = 1.0,
                     inner_iterations: int = 5, refine: int = 2, iterations: int = 50,
                     guard: bool = True, margin: float = 0.01, sigma: float | None = None,
-                    restore: bool = False, progress: bool = False, callback=None):
+                    restore: bool = False, progress: bool = False, callback=None, auto_refine: int = 0):
     """Estimate the blur kernel of an image blind (without knowing it).
 
     Parameters
@@ -237,6 +237,14 @@ def estimate_kernel(y, *, size=None, method: str = "auto", prior: str = "l0", mo
     refine : int
         Final kernel refinements at full resolution with the hyper-Laplacian latent
         image (Xu & Jia style; MAP).
+    auto_refine : int
+        ``method="auto"`` / ``"learned"``: the same full-resolution refinements
+        (:func:`~hybrid_deblur.estimate.map_l0.refine_kernel`) applied to a chosen MAP or
+        learned-map kernel (0, the default: off; the candidates' pyramids stop before it
+        to save time). Opt-in, not yet checked on the robustness suite: on Levin's 32
+        captures ``auto_refine=2`` lifted the ``auto`` kernels from 32.09 to 33.12 dB with
+        ``Deblurrer``'s default final step (error ratio <= 2: 88 -> 94 %), at about 4.5 s
+        per 255² capture on one thread.
     iterations : int
         RL pairs of ``"blind_rl"``.
     guard : bool
@@ -298,6 +306,8 @@ def estimate_kernel(y, *, size=None, method: str = "auto", prior: str = "l0", mo
             raise ValueError(f"{name}={v!r} must be a finite number >= 0")
     if int(inner_iterations) < 1 or int(iterations) < 1:
         raise ValueError(f"inner_iterations={inner_iterations!r} and iterations={iterations!r} must be >= 1")
+    if isinstance(auto_refine, bool) or not isinstance(auto_refine, (int, np.integer)) or auto_refine < 0:
+        raise ValueError(f"auto_refine={auto_refine!r} is not accepted; use a number of passes >= 0 (0: off)")
     g = C.as_gray(y)
     if min(g.shape) < 16:
         raise ValueError(f"y has shape {tuple(g.shape)}; accepted: images of at least 16 x 16 pixels")
@@ -324,6 +334,11 @@ def estimate_kernel(y, *, size=None, method: str = "auto", prior: str = "l0", mo
             if best is not None:
                 k, info["decision"] = info["kernels"][best["name"]], "estimated"
         decision, conf, m, amb = info["decision"], info["confidence"], info["margin"], info["ambiguity"]
+        if auto_refine and decision == "estimated" and str(info["chosen"]).startswith(("map", "learned")):
+            from .map_l0 import refine_kernel
+
+            k = refine_kernel(g, np.asarray(k, np.float64), iterations=int(auto_refine))
+            info["notes"].append(f"{info['chosen']} refined at full resolution ({int(auto_refine)} passes)")
         cands = info["candidates"]
         params = {"chosen": info["chosen"], "sigma": info["sigma"], "cap": info["cap"], "notes": info["notes"],
                   **{key: info[key] for key in ("path", "consistency", "tiles", "map_agreement", "flip_gap",
