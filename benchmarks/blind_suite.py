@@ -98,6 +98,10 @@ def _crop(x, n):
     return x[i:i + n, j:j + n]
 
 
+#: ``--auto-refine N``: estimate_kernel(auto_refine=N) for auto / learned (0: off)
+AUTO_REFINE = [0]
+
+
 def run_case(x, k, sigma, estimators, seed):
     from hybrid_deblur.metrics import psnr
     from hybrid_deblur.physics import crop_valid, degrade
@@ -115,7 +119,8 @@ def run_case(x, k, sigma, estimators, seed):
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            xe, rep = Deblurrer("hqs-tv", estimator=e).restore(y, return_report=True)
+            opts = {"auto_refine": AUTO_REFINE[0]} if AUTO_REFINE[0] and e in ("auto", "learned") else {}
+            xe, rep = Deblurrer("hqs-tv", estimator=e, estimate_options=opts).restore(y, return_report=True)
         xe = np.asarray(xe)
         p_est = float(psnr(xe, ref))
         est = rep["estimate"]
@@ -204,7 +209,10 @@ def main(argv=None) -> int:
                     help="kernel-net weight file used as the learned estimator (default: the shipped one)")
     ap.add_argument("--no-learned", action="store_true",
                     help="leave the learned candidate out of auto (as without shipped weights)")
+    ap.add_argument("--auto-refine", type=int, default=0, metavar="N",
+                    help="auto / learned: estimate_kernel(auto_refine=N), the opt-in full-resolution refinement")
     a = ap.parse_args(argv)
+    AUTO_REFINE[0] = a.auto_refine
     if a.kernel_net:
         from learned_kernel_eval import use_weights
 
