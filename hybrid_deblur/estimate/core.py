@@ -240,11 +240,12 @@ def estimate_kernel(y, *, size=None, method: str = "auto", prior: str = "l0", mo
     auto_refine : int
         ``method="auto"`` / ``"learned"``: the same full-resolution refinements
         (:func:`~hybrid_deblur.estimate.map_l0.refine_kernel`) applied to a chosen MAP or
-        learned-map kernel (0, the default: off; the candidates' pyramids stop before it
-        to save time). Opt-in, not yet checked on the robustness suite: on Levin's 32
-        captures ``auto_refine=2`` lifted the ``auto`` kernels from 32.09 to 33.12 dB with
-        ``Deblurrer``'s default final step (error ratio <= 2: 88 -> 94 %), at about 4.5 s
-        per 255² capture on one thread.
+        learned-map kernel (0, the default: off). Opt-in because it does not generalise: on
+        Levin's 32 captures ``auto_refine=2`` lifts ``auto`` to 33.12 dB with ``Deblurrer``'s
+        default final step (error ratio <= 2: 88 -> 94 %), but on the robustness suite
+        (sigma 0.01) it is worse: quick half 2/51 runs below the input (worst -2.59 dB, was
+        1/51 at -0.03), mean gain +2.59 vs +2.72 dB; held-out 41-75 px at ratio <= 3 75 % vs
+        100 %. About 4.5 s per 255² capture on one thread.
     iterations : int
         RL pairs of ``"blind_rl"``.
     guard : bool
