@@ -243,9 +243,10 @@ class Deblurrer:
         import numpy as np
 
         from ..backend import to_numpy
-        from ..solvers.noise_level import estimate_noise
+        from ..solvers.auto import resolve_sigma
 
-        s = np.maximum(np.asarray(estimate_noise(to_numpy(y)), dtype=np.float64), self.blind_sigma_floor)
+        s, _ = resolve_sigma(to_numpy(y), None, floor=self.blind_sigma_floor)
+        s = np.asarray(s, dtype=np.float64)
         return float(s) if s.ndim == 0 else s
 
     def __repr__(self) -> str:
