@@ -423,3 +423,81 @@ def test_float32_iterations_match_float64_and_keep_the_dtype():
     assert float(np.abs(a - b).max()) < 1e-4 and not np.array_equal(a, b)
     with pytest.raises(ValueError, match="precision"):
         pnp_drunet(y, k, sigma=0.01, model=TVProx(), precision="half")
+
+
+@pytest.mark.parametrize("boundary", ["auto", "valid"])
+def test_unrolled_pnp_with_cg_data_steps_is_pnp_drunet_on_valid_blur(boundary):
+    """UnrolledHQS(prior=drunet, schedule=dpir, init=observation, data_solver=cg) with zero
+    hyper corrections is pnp_drunet with the same denoiser: same start, same schedule, the
+    engine's CG data step (PNP_DATA_ITERS, its tolerance) on the honest valid model."""
+    from hybrid_deblur.learned.models import UnrolledHQS
+
+    net = UnrolledHQS(stages=4, channels=1, prior="drunet", widths=(4, 8), schedule="dpir",
+                      init="observation")
+    assert net.data_solver == "cg" and net.config["data_solver"] == "cg"
+    with torch.no_grad():
+        net.prior.tail.weight.normal_(0, 0.05)  # a non-trivial denoiser
+    net = net.double().eval()
+    x = _scene(44)
+    k = np.zeros((7, 7))
+    k[3, 1:6] = 0.15
+    k[2, 2] = k[4, 4] = 0.125
+    op = Blur(k, "valid")
+    y = op(x) + 0.01 * np.random.default_rng(2).standard_normal(op.output_shape(x.shape))
+    with torch.no_grad():
+        got = net(torch.from_numpy(y)[None, None], torch.from_numpy(k), 0.01, boundary=boundary)[0, 0].numpy()
+    ref = pnp_drunet(y, k, sigma=0.01, model=net.prior, num_iter=4, boundary=boundary,
+                     precision="input", engine="torch")
+    assert got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-9)
+    # the former one-step MM data step is a different (worse-converged) algorithm
+    mm = UnrolledHQS(stages=4, channels=1, prior="drunet", widths=(4, 8), schedule="dpir",
+                     init="observation", data_solver="mm").double().eval()
+    mm.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        got_mm = mm(torch.from_numpy(y)[None, None], torch.from_numpy(k), 0.01, boundary=boundary)[0, 0].numpy()
+    assert np.abs(got_mm - ref).max() > 1e-4
+
+
+def test_unrolled_pnp_gradients_reach_the_denoiser_through_the_cg_steps():
+    """Autograd runs through the CG iterations: gradcheck of the map z -> CG data step, and
+    a loss after two stages has a nonzero gradient for every denoiser parameter group,
+    matching a finite difference along the denoiser's tail weights."""
+    from hybrid_deblur.learned.dc import DataTerm
+    from hybrid_deblur.learned.models import UnrolledHQS
+
+    rng = np.random.default_rng(3)
+    y = torch.from_numpy(rng.random((1, 1, 12, 12)))
+    k = torch.from_numpy(np.ones((3, 3)) / 9)
+    dt = DataTerm(y, k, boundary="auto")
+    z = dt.observation_init().clone().requires_grad_(True)
+    alpha = torch.tensor([0.05], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda zz, aa: dt.x_step(zz, aa, solver="cg", iters=3),
+                                    (z, alpha), eps=1e-6, atol=1e-6)
+
+    torch.manual_seed(0)
+    net = UnrolledHQS(stages=2, channels=1, prior="drunet", widths=(4, 8), schedule="dpir",
+                      init="observation", data_iters=4).double()
+    with torch.no_grad():
+        net.prior.tail.weight.normal_(0, 0.05)
+    x = torch.from_numpy(_scene(24))[None, None]
+    yb = torch.from_numpy(Blur(k.numpy(), "valid")(_scene(24)))[None, None]
+
+    def loss_of(m):
+        return (m(yb, k, 0.01, boundary="valid") - x).abs().mean()
+
+    loss = loss_of(net)
+    loss.backward()
+    g = net.prior.tail.weight.grad
+    assert g is not None and float(g.abs().sum()) > 0
+    assert all(p.grad is not None for p in net.prior.parameters())
+    d = torch.randn_like(net.prior.tail.weight)
+    eps = 1e-6
+    with torch.no_grad():
+        net.prior.tail.weight.add_(eps * d)
+        lp = float(loss_of(net))
+        net.prior.tail.weight.sub_(2 * eps * d)
+        lm = float(loss_of(net))
+        net.prior.tail.weight.add_(eps * d)
+    fd = (lp - lm) / (2 * eps)
+    assert abs(fd - float((g * d).sum())) < 1e-5 * max(1.0, abs(fd)), (fd, float((g * d).sum()))

@@ -3,7 +3,8 @@
 Nothing here re-derives a data step: every step is a method of the
 :class:`~hybrid_deblur.physics.Blur` operator, the same code the classical solvers run.
 The image step *is* :meth:`Blur.prox_data` (``circular``: exact FFT solve; masked: one
-majorise-minimise step, ``method="mm"``), the Wiener layers call :meth:`Blur.wiener`, the RL
+majorise-minimise step, ``method="mm"``, or the engine's PnP data step, a few preconditioned
+conjugate-gradient iterations, ``method="cg"``), the Wiener layers call :meth:`Blur.wiener`, the RL
 step *is* :meth:`Blur.rl_update` (with the learned relaxation exponent as ``power``). The
 geometry of the boundary-safe problem and the initial padding come from
 :mod:`hybrid_deblur.physics.geometry`.
@@ -113,6 +114,13 @@ class DataTerm:
             return self.y
         return G.pad_observation(self.y, self.geom, self.op, mode="reflect", taper=True)
 
+    def observation_init(self) -> torch.Tensor:
+        """Starting image on the grid: ``y`` edge-replicated (no taper), the start of the
+        engine's :class:`~hybrid_deblur.solvers.HQS` (and so of ``pnp_drunet``)."""
+        if not self.masked:
+            return self.y
+        return G.pad_observation(self.y, self.geom, self.op, mode="replicate", taper=False)
+
     def wiener_init(self, sigma: torch.Tensor) -> torch.Tensor:
         """Starting image on the grid: the classical :func:`hybrid_deblur.solvers.wiener`.
 
@@ -190,16 +198,30 @@ class DataTerm:
         return self.y_emb + (1 - self.mask) * Kz
 
     # ---------------------------------------------------------------- steps
-    def x_step(self, z: torch.Tensor, alpha: Any) -> torch.Tensor:
+    def x_step(self, z: torch.Tensor, alpha: Any, *, solver: str = "mm",
+               iters: int | None = None) -> torch.Tensor:
         """HQS image step :math:`\\arg\\min_x \\|Kx - y\\|^2 + \\alpha\\|x - z\\|^2`.
 
         ``alpha`` is a scalar or one value per sample (shape (B,) or (B, C)).
-        Circular: exact, it *is* :meth:`Blur.prox_data`. Masked: the same
-        step on the filled observation (one majorise-minimise step, see the module notes).
+        Circular: exact, it *is* :meth:`Blur.prox_data`. Masked: the same operator
+        method on the ``valid`` model, warm-started at ``z`` like the engine's HQS:
+        ``solver="mm"`` one majorise-minimise step (the filled observation, see the module
+        notes; ``iters`` ignored), ``"cg"`` preconditioned conjugate gradients with at most
+        ``iters`` iterations (default :data:`hybrid_deblur.solvers.hqs.PNP_DATA_ITERS`) and
+        the engine's default tolerance — the data step of ``pnp_drunet``; autograd runs
+        through the iterations.
         """
         if not self.masked:
             return self.model.prox_data(z, self.y, alpha)
-        return self.model.prox_data(z, self.y, alpha, method="mm", maxiter=1)
+        if solver == "mm":
+            return self.model.prox_data(z, self.y, alpha, method="mm", maxiter=1)
+        if solver != "cg":
+            raise ValueError(f"solver={solver!r} is not supported; accepted: 'mm', 'cg'")
+        if iters is None:
+            from ..solvers.hqs import PNP_DATA_ITERS
+
+            iters = PNP_DATA_ITERS
+        return self.model.prox_data(z, self.y, alpha, method="cg", maxiter=int(iters))
 
     def wiener(self, f: torch.Tensor, nsr: Any) -> torch.Tensor:
         """Wiener deconvolution of grid images / feature maps ``f`` with ``nsr`` (broadcasts)."""

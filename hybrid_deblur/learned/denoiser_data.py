@@ -134,10 +134,14 @@ class KernelPool:
 
     Started before CUDA is initialised (the workers are forked) so that the pool is
     ready when the fine-tune begins; :meth:`get` waits for it. Kernel ``i`` depends
-    only on ``(seed, i)``.
+    only on ``(seed, i)``. ``identity_share``: the share of kernels replaced by the centred
+    delta (the unblurred image; drawn per kernel from ``(seed, i)``, 0 = the pool as before).
     """
 
-    def __init__(self, n: int, *, seed: int = 0, workers: int = 1):
+    def __init__(self, n: int, *, seed: int = 0, workers: int = 1, identity_share: float = 0.0):
+        if not 0 <= float(identity_share) <= 1:
+            raise ValueError(f"identity_share must be in [0, 1], got {identity_share!r}")
+        self.identity_share = float(identity_share)
         self.seeds = [seed * 100_000 + i for i in range(n)]
         self.ex, self.futs, self._t = None, None, None
         if workers > 1:
@@ -151,5 +155,10 @@ class KernelPool:
             ks = list(self.futs) if self.ex is not None else [_one_kernel(s) for s in self.seeds]
             if self.ex is not None:
                 self.ex.shutdown()
+            if self.identity_share > 0:
+                for i, s in enumerate(self.seeds):
+                    if np.random.default_rng([s, 4343]).random() < self.identity_share:
+                        ks[i] = np.zeros_like(ks[i])
+                        ks[i][ks[i].shape[0] // 2, ks[i].shape[1] // 2] = 1.0
             self._t = torch.from_numpy(np.stack(ks).astype(np.float32))
         return self._t

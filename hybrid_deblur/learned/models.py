@@ -151,10 +151,12 @@ class UnrolledHQS(_Base):
         Residual blocks per scale.
     alpha0 : float
         Base penalty weight of the image steps (before the learned corrections).
-    init : {"wiener", "hqs-hl"}
+    init : {"wiener", "hqs-hl", "observation"}
         Classical solution the stages start from: :func:`hybrid_deblur.solvers.wiener`
         (fast, differentiable) or :func:`hybrid_deblur.solvers.hqs_hl` (better, ~1 s per
-        megapixel more; used by the shipped weights).
+        megapixel more; used by the shipped weights), or the observation itself
+        edge-replicated onto the grid, the start of the engine's HQS and of
+        :func:`~hybrid_deblur.learned.pnp.pnp_drunet`.
     prior : {"resunet", "drunet"}
         The z-step network: a :class:`~hybrid_deblur.learned.layers.ResUNet` residual, or the
         denoiser :class:`~hybrid_deblur.learned.denoiser.DRUNet` (initialise it from a trained
@@ -162,6 +164,16 @@ class UnrolledHQS(_Base):
     schedule : {"learned", "dpir"}
         Base (α_k, β_k): constant ``alpha0`` and β = σ, or DPIR's (β_k log-spaced from
         49/255 to σ, α_k = λσ²/β_k², λ = ``lam``); the hyper-network's corrections start at 0.
+    data_solver : {"mm", "cg"}, optional
+        Image step of the ``auto`` / ``valid`` models (:meth:`DataTerm.x_step`): one
+        majorise-minimise step (``"mm"``, the default with the ResUNet prior and of the
+        weights trained before session 7), or the engine's PnP data step, conjugate
+        gradients warm-started at :math:`z` (``"cg"``, default with the DRUNet prior).
+        With ``prior="drunet"``, ``schedule="dpir"``, ``init="observation"``, ``"cg"`` and the
+        hyper-network's corrections at 0, the network *is* ``pnp_drunet`` with its denoiser.
+    data_iters : int, optional
+        CG iterations per image step (default
+        :data:`hybrid_deblur.solvers.hqs.PNP_DATA_ITERS`, the engine's).
 
     Notes
     -----
@@ -178,13 +190,23 @@ class UnrolledHQS(_Base):
 
     def __init__(self, stages: int = 4, channels: int = 1, widths=(32, 64, 128), blocks: int = 1,
                  alpha0: float = 1.0, hidden: int = 32, init: str = "wiener", prior: str = "resunet",
-                 schedule: str = "learned", lam: float = 0.23):
-        super().__init__(stages=stages, channels=channels, widths=list(widths), blocks=blocks,
-                         alpha0=alpha0, hidden=hidden, init=init, prior=prior, schedule=schedule,
-                         lam=lam)
-        check_choice("init", init, ("wiener", "hqs-hl"))
+                 schedule: str = "learned", lam: float = 0.23, data_solver: str | None = None,
+                 data_iters: int | None = None):
+        check_choice("init", init, ("wiener", "hqs-hl", "observation"))
         check_choice("prior", prior, ("resunet", "drunet"))
         check_choice("schedule", schedule, ("learned", "dpir"))
+        if data_solver is None:
+            data_solver = "cg" if prior == "drunet" else "mm"
+        check_choice("data_solver", data_solver, ("mm", "cg"))
+        if data_iters is not None and (isinstance(data_iters, bool) or not isinstance(data_iters, int)
+                                       or data_iters < 1):
+            raise ValueError(f"data_iters must be a positive integer or None, got {data_iters!r}")
+        extra = {} if data_solver == "mm" and data_iters is None else {
+            "data_solver": data_solver, "data_iters": data_iters}
+        super().__init__(stages=stages, channels=channels, widths=list(widths), blocks=blocks,
+                         alpha0=alpha0, hidden=hidden, init=init, prior=prior, schedule=schedule,
+                         lam=lam, **extra)
+        self.data_solver, self.data_iters = data_solver, data_iters
         self.init, self.prior_kind, self.base = init, prior, schedule
         if int(stages) < 1:
             raise ValueError(f"stages must be >= 1, got {stages}")
@@ -205,7 +227,8 @@ class UnrolledHQS(_Base):
         if self.base == "dpir":
             from ..solvers.auto import dpir_schedule  # the engine's schedule, per sample
 
-            rows = [dpir_schedule(float(v), self.stages, lam=self.lam) for v in s.detach().cpu()]
+            # the engine's floor (dpir_schedule: 1e-3), so that the untrained network is pnp_drunet
+            rows = [dpir_schedule(float(v), self.stages, lam=self.lam) for v in sigma.detach().cpu()]
             sig_k = torch.tensor([r[0] for r in rows], dtype=s.dtype, device=s.device)
             mu_k = torch.tensor([r[1] for r in rows], dtype=s.dtype, device=s.device)
             return (torch.exp(torch.log(mu_k) + d[:, self.stages:]),
@@ -217,9 +240,9 @@ class UnrolledHQS(_Base):
     def _restore(self, y, psf, sigma, boundary):
         dt = DataTerm(y, psf, boundary)
         alpha, beta = self.schedule(sigma, dt.psf)
-        z = dt.classical_init(sigma, self.init)
+        z = dt.observation_init() if self.init == "observation" else dt.classical_init(sigma, self.init)
         for k in range(self.stages):
-            x = dt.x_step(z, alpha[:, k])
+            x = dt.x_step(z, alpha[:, k], solver=self.data_solver, iters=self.data_iters)
             bmap = beta[:, k].reshape(-1, 1, 1, 1).expand(x.shape[0], 1, *x.shape[-2:])
             inp = torch.cat([x, bmap.to(x.dtype)], dim=1)
             with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.prior_amp):

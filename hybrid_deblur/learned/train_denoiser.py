@@ -75,6 +75,11 @@ class DenoiserTrainer:
             self.cfg["low_sigma_share"] = args.low_sigma_share
         if args.init:
             self.cfg["init"] = str(args.init)
+        # fine-tune options only when they differ from the former behaviour (old runs keep their hash)
+        for key, old in (("ft_init", "wiener"), ("ft_data_solver", "mm"), ("ft_identity_share", 0.0),
+                         ("ft_hyper_lr", None)):
+            if getattr(args, key, old) != old:
+                self.cfg[key] = getattr(args, key)
         self.hash = config_hash(self.cfg)
         self.out = Path(args.out)
         self.chans = [1, 3] if args.channels == "both" else [int(args.channels)]
@@ -193,12 +198,21 @@ class DenoiserTrainer:
         from .models import UnrolledHQS
 
         net = UnrolledHQS(stages=self.a.stages, channels=1, prior="drunet", widths=self.a.widths,
-                          blocks=self.a.blocks, schedule="dpir", init="wiener").to(self.dev)
+                          blocks=self.a.blocks, schedule="dpir", init=self.a.ft_init,
+                          data_solver=self.a.ft_data_solver).to(self.dev)
         net.prior.load_state_dict(self.ema[1].state_dict())
-        opt = torch.optim.AdamW(net.parameters(), lr=self.a.ft_lr, weight_decay=0.0)
+        hyper_lr = getattr(self.a, "ft_hyper_lr", None)
+        if hyper_lr is None:
+            opt = torch.optim.AdamW(net.parameters(), lr=self.a.ft_lr, weight_decay=0.0)
+        else:  # the schedule corrections learn faster than the (already trained) prior
+            rest = [p for n, p in net.named_parameters() if not n.startswith("hyper.")]
+            opt = torch.optim.AdamW([{"params": rest, "lr": self.a.ft_lr, "base_lr": self.a.ft_lr},
+                                     {"params": list(net.hyper.parameters()), "lr": hyper_lr,
+                                      "base_lr": hyper_lr}], weight_decay=0.0)
         self.ft = (net, opt, copy.deepcopy(net).eval())
         self.ft0 = copy.deepcopy(net).eval()
-        self.kpool = self.pool.get() if self.pool is not None else KernelPool(self.a.kernels, seed=self.a.seed).get()
+        self.kpool = self.pool.get() if self.pool is not None else KernelPool(
+            self.a.kernels, seed=self.a.seed, identity_share=self.a.ft_identity_share).get()
 
     def ft_batch(self, step: int, n: int, *, val: bool = False):
         from ..physics.blur import Blur
@@ -218,7 +232,7 @@ class DenoiserTrainer:
         end1, tot = self.budget()
         f = self.lr_factor(self.progress(), end1, tot)
         for pg in opt.param_groups:
-            pg["lr"] = self.a.ft_lr * f
+            pg["lr"] = pg.get("base_lr", self.a.ft_lr) * f
         y, k, s, x = self.ft_batch(self.ft_step, self.a.ft_batch)
         net.train()
         net.prior_amp = self.prec == "bf16"  # bf16 in the denoiser only; data steps stay fp32
@@ -413,8 +427,12 @@ def main(argv=None) -> int:
     if a.restart_lr is not None and a.restart_lr < 0:
         print(f"error: --restart-lr must be >= 0, got {a.restart_lr}", file=sys.stderr)
         return 2
-    if not 0 <= a.finetune_share < 1:
-        print(f"error: --finetune-share must be in [0, 1), got {a.finetune_share}", file=sys.stderr)
+    if not 0 <= a.finetune_share <= 1 or (a.finetune_share == 1 and not a.init):
+        print(f"error: --finetune-share must be in [0, 1), or 1 with --init WEIGHTS (fine-tune only), "
+              f"got {a.finetune_share}", file=sys.stderr)
+        return 2
+    if not 0 <= a.ft_identity_share <= 1:
+        print(f"error: --ft-identity-share must be in [0, 1], got {a.ft_identity_share}", file=sys.stderr)
         return 2
     if gpu and not torch.cuda.is_available():
         print(f"error: --device {a.device}: CUDA is not available", file=sys.stderr)
@@ -426,7 +444,7 @@ def main(argv=None) -> int:
         torch.backends.cudnn.allow_tf32 = True
     pool = None
     if a.finetune_share > 0 and not a.channels == "3":
-        pool = KernelPool(a.kernels, seed=a.seed, workers=a.workers)  # forked before CUDA starts
+        pool = KernelPool(a.kernels, seed=a.seed, workers=a.workers, identity_share=a.ft_identity_share)  # forked before CUDA starts
     try:
         tr = DenoiserTrainer(a, pool)
         if a.resume:

@@ -38,12 +38,23 @@ def parser() -> argparse.ArgumentParser:
                    help="start from these denoiser weights (a drunet_*.pt of an earlier run; gray "
                         "weights start a colour model on the luminance plane, see colour_from_gray)")
     p.add_argument("--finetune-share", type=float, default=0.0,
-                   help="share of the budget spent fine-tuning the gray UnrolledHQS on valid blur")
+                   help="share of the budget spent fine-tuning the gray UnrolledHQS on valid blur "
+                        "(1: fine-tune only, from the denoiser given by --init)")
     p.add_argument("--stages", type=int, default=6, help="UnrolledHQS stages for the fine-tune")
     p.add_argument("--ft-patch", type=int, default=None)
     p.add_argument("--ft-batch", type=int, default=None)
     p.add_argument("--ft-lr", type=float, default=5e-5)
     p.add_argument("--kernels", type=int, default=None, help="kernel pool size (fine-tune)")
+    p.add_argument("--ft-init", default="wiener", choices=["wiener", "hqs-hl", "observation"],
+                   help="start of the fine-tuned UnrolledHQS ('observation': the engine's HQS start, "
+                        "that of pnp_drunet)")
+    p.add_argument("--ft-data-solver", default="mm", choices=["mm", "cg"],
+                   help="image step of the fine-tuned UnrolledHQS on valid blur ('cg': the engine's "
+                        "PnP data step, PNP_DATA_ITERS conjugate-gradient iterations)")
+    p.add_argument("--ft-hyper-lr", type=float, default=None,
+                   help="learning rate of UnrolledHQS's schedule hyper-network (default --ft-lr)")
+    p.add_argument("--ft-identity-share", type=float, default=0.0,
+                   help="share of the fine-tune kernel pool replaced by the 1x1 identity (no blur)")
     p.add_argument("--workers", type=int, default=None, help="processes generating the kernel pool")
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
