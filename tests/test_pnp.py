@@ -501,3 +501,48 @@ def test_unrolled_pnp_gradients_reach_the_denoiser_through_the_cg_steps():
         net.prior.tail.weight.add_(eps * d)
     fd = (lp - lm) / (2 * eps)
     assert abs(fd - float((g * d).sum())) < 1e-5 * max(1.0, abs(fd)), (fd, float((g * d).sum()))
+
+
+class _Counting(torch.nn.Module):
+    """Identity 'denoiser' that counts its calls."""
+
+    channels = 1
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x, sigma):
+        self.calls += 1
+        return x
+
+
+@pytest.mark.parametrize("boundary", ["auto", "valid", "circular"])
+def test_pnp_on_a_1x1_kernel_without_sigma_returns_the_input_without_running(boundary):
+    y = _scene(32) + 0.01 * np.random.default_rng(0).standard_normal((32, 32))
+    net = _Counting()
+    out, info = pnp_drunet(y, np.ones((1, 1)), model=net, boundary=boundary, return_info=True)
+    assert net.calls == 0 and np.array_equal(out, y) and out is not y
+    assert info["no_harm"]["returned"] == "input" and info["iterations"] == 0
+    # with sigma the run happens (and the SURE guard decides)
+    pnp_drunet(y, np.ones((1, 1)), model=net, sigma=0.01, boundary=boundary)
+    assert net.calls > 0
+
+
+def test_unrolled_pnp_shares_the_1x1_no_harm_guard():
+    from hybrid_deblur.learned.inference import unrolled_pnp
+    from hybrid_deblur.learned.models import UnrolledHQS
+
+    net = UnrolledHQS(stages=2, channels=1, prior="drunet", widths=(4, 8), schedule="dpir",
+                      init="observation").eval()  # restore_with runs in float32
+    blurry = _Blurry()
+    net.prior.residual = lambda inp: blurry(inp[:, :1], 0.0) - inp[:, :1]  # a harmful prior
+    rng = np.random.default_rng(7)
+    x = np.clip(_scene(48) + 0.15 * rng.random((48, 48)), 0, 1)
+    y = x + 0.01 * rng.standard_normal(x.shape)
+    delta = np.ones((1, 1))
+    np.testing.assert_array_equal(unrolled_pnp(y, delta, model=net), y)          # sigma estimated
+    np.testing.assert_array_equal(unrolled_pnp(y, delta, sigma=0.01, model=net), y)  # SURE refuses
+    # a blur kernel: no guard, the network's own result
+    k = np.ones((3, 3)) / 9
+    assert not np.array_equal(unrolled_pnp(y, k, sigma=0.01, model=net), y)

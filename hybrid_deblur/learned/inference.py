@@ -210,6 +210,20 @@ def unrolled_pnp(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None,
 
     Compared with :func:`hybrid_deblur.learned.pnp.pnp_drunet` (the engine's HQS with the
     denoiser and a fixed schedule), its per-stage weights are learned; colour images are
-    restored channel by channel.
+    restored channel by channel. On an unblurred image (centred delta PSF) the no-harm rule
+    of ``pnp_drunet`` applies (:func:`hybrid_deblur.learned.pnp.identity_no_harm`): without a
+    given ``sigma`` the input comes back, with one the result is kept only when its SURE
+    estimate is below the noise variance.
     """
-    return _registered("unrolled-pnp", y, psf, boundary, sigma, weights, model, device, kw)
+    from .pnp import identity_guard_applies, identity_no_harm
+
+    def run(v):
+        return _registered("unrolled-pnp", v, psf, boundary, sigma, weights, model, device, kw)
+
+    if kw or not identity_guard_applies(y, psf, boundary):
+        return run(y)  # (unknown options are refused there)
+    if sigma is None:
+        return identity_no_harm(y, None, sigma_given=False, noise_var=0.0, again=None)[0]
+    s = np.asarray(B.to_numpy(sigma) if B.is_torch(sigma) else sigma, dtype=np.float64)
+    x = run(y)
+    return identity_no_harm(y, x, sigma_given=True, noise_var=float(np.mean(s ** 2)), again=run)[0]

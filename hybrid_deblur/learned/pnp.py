@@ -29,6 +29,7 @@ import torch
 from .. import backend as B
 
 __all__ = ["denoiser_prior", "pnp_drunet", "pnp_drunet_fast", "get_denoiser", "mc_sure", "SHIPPED_DENOISERS", "OPPONENT",
+           "identity_guard_applies", "identity_no_harm",
            "FAST_ITERATIONS", "FAST_LAMBDA", "ENGINES",
            "AUTO_ONNX_PIXELS", "PRECISIONS"]
 
@@ -269,6 +270,63 @@ def mc_sure(f: Callable[[Any], Any], y: Any, sigma: float, *, fy: Any = None, ep
     return float(np.sum((fy - yn) ** 2)) / n - sigma ** 2 + 2 * sigma ** 2 * div / n
 
 
+def identity_guard_applies(y: Any, psf: Any, boundary: str) -> bool:
+    """Whether the 1x1 no-harm guard of :func:`identity_no_harm` applies: every PSF is a
+    centred delta and the returned frame is ``y``'s (so the input is a candidate answer).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> identity_guard_applies(np.zeros((8, 8)), np.ones((1, 1)), "auto")
+    True
+    >>> identity_guard_applies(np.zeros((8, 8)), np.ones((3, 3)) / 9, "auto")
+    False
+    """
+    from ..solvers.auto import is_identity_kernel
+
+    k = tuple(int(v) for v in getattr(psf, "shape", np.shape(psf)))[-2:]
+    return bool(is_identity_kernel(psf)) and (boundary != "valid" or k == (1, 1))
+
+
+def identity_no_harm(y: Any, x: Any, *, sigma_given: bool, noise_var: float,
+                     again: Callable[[Any], Any]) -> tuple[Any, dict | None]:
+    """The no-harm rule of a learned method on an unblurred image (1x1 / delta PSF).
+
+    There is nothing to deblur and the method is a pure denoiser: keep its result ``x``
+    only when its SURE estimate (:func:`mc_sure`, one extra run ``again(y')``) is below the
+    input's noise variance ``noise_var``; otherwise return (a copy of) ``y``. Without a given
+    σ (``sigma_given=False``) the estimate of the noise cannot be trusted for this and ``y``
+    comes back. Shared by :func:`pnp_drunet` and
+    :func:`hybrid_deblur.learned.inference.unrolled_pnp`.
+
+    Returns
+    -------
+    (result, record)
+        ``record`` (for ``info["no_harm"]``) is None when the rule did not decide (σ = 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.random.default_rng(0).random((16, 16))
+    >>> out, rec = identity_no_harm(y, y * 0, sigma_given=False, noise_var=1e-4, again=None)
+    >>> bool(np.array_equal(out, y)), rec["returned"]
+    (True, 'input')
+    """
+    if not sigma_given:
+        # the noise level was estimated from y: fine texture inflates that estimate and SURE
+        # computed with it cannot be trusted (no-harm matrix, 128² BSD68/Kodak crops, 1x1
+        # kernel: 60 -> 34.6 dB at sigma 0, 40.0 -> 33.4 dB at 0.01). Like the classical
+        # solvers, return the input: denoising an unblurred image needs a given sigma.
+        return y + 0, {"sure_mse": None, "input_mse": noise_var, "returned": "input",
+                       "reason": "sigma estimated"}
+    if not noise_var > 0:
+        return x, None
+    sure = mc_sure(again, y, float(np.sqrt(noise_var)), fy=x)
+    keep = sure < noise_var
+    return (x if keep else y + 0), {"sure_mse": sure, "input_mse": noise_var,
+                                    "returned": "pnp" if keep else "input"}
+
+
 def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, num_iter: int = 6,
                lam: float = 0.23, weights: Any = None, model: Any = None, device: Any = None,
                x0: Any = None, colour: Any = None, no_harm: bool = True, ensemble: int = 0,
@@ -351,7 +409,6 @@ def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, n
     >>> pnp_drunet(y, np.ones((5, 5)) / 25, sigma=0.01, model=DRUNet(1, (8, 16))).shape
     (44, 44)
     """
-    from ..solvers.auto import is_identity_kernel
     from ..solvers.hqs import HQS
 
     if model is None:
@@ -379,31 +436,26 @@ def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, n
         work = y.float() if isinstance(y, torch.Tensor) else np.asarray(y, dtype=np.float32)
     solver = HQS(work, psf, prior=prior, sigma=sigma, lam=lam,
                  num_iter=num_iter, boundary=boundary, x0=x0)
+    guard = no_harm and x0 is None and identity_guard_applies(y, psf, boundary)
+    s2 = float(np.mean(np.asarray(solver.sigma, dtype=np.float64) ** 2))
+    if guard and sigma is None:  # the guard returns the input whatever the run gives: skip it
+        x, rec = identity_no_harm(y, None, sigma_given=False, noise_var=s2, again=None)
+        info = {"iterations": 0, "prior": "denoiser", "sigma": solver.sigma, "boundary": boundary,
+                "mu_schedule": solver.mu_schedule, "sigma_schedule": solver.sigma_schedule,
+                "no_harm": rec}
+        return (x, info) if return_info else x
     if ensemble:
         last[0] = float(solver.sigma_schedule[-ensemble]) * (1 + 1e-12)
     x = solver.run(progress=progress)
     info = solver.info
-    if no_harm and x0 is None and is_identity_kernel(psf) and tuple(x.shape) == tuple(y.shape):
-        s2 = float(np.mean(np.asarray(solver.sigma, dtype=np.float64) ** 2))
-        if sigma is None:
-            # the noise level was estimated from y: fine texture inflates that estimate and SURE
-            # computed with it cannot be trusted (no-harm matrix, 128² BSD68/Kodak crops, 1x1
-            # kernel: 60 -> 34.6 dB at sigma 0, 40.0 -> 33.4 dB at 0.01). Like the classical
-            # solvers, return the input: denoising an unblurred image needs a given sigma.
-            info = dict(info, no_harm={"sure_mse": None, "input_mse": s2, "returned": "input",
-                                       "reason": "sigma estimated"})
-            x = y + 0
-        elif s2 > 0:
-            def again(v):
-                return HQS(v, psf, prior=prior, mu_schedule=solver.mu_schedule,
-                           sigma_schedule=solver.sigma_schedule, boundary=boundary).run()
+    if guard:
+        def again(v):
+            return HQS(v, psf, prior=prior, mu_schedule=solver.mu_schedule,
+                       sigma_schedule=solver.sigma_schedule, boundary=boundary).run()
 
-            sure = mc_sure(again, y, np.sqrt(s2), fy=x)
-            keep = sure < s2
-            info = dict(info, no_harm={"sure_mse": sure, "input_mse": s2,
-                                       "returned": "pnp" if keep else "input"})
-            if not keep:
-                x = y + 0
+        x, rec = identity_no_harm(y, x, sigma_given=True, noise_var=s2, again=again)
+        if rec is not None:
+            info = dict(info, no_harm=rec)
     if work is not y and x is not y:
         x = x.to(y.dtype) if isinstance(x, torch.Tensor) else np.asarray(x, dtype=y.dtype)
     return (x, info) if return_info else x
