@@ -233,6 +233,7 @@ def summarize(cells):
             }
             if any("decision" in r for r in rows):
                 out[f"{m}@{s}"]["identity"] = int(sum(r.get("decision") == "identity" for r in rows))
+                out[f"{m}@{s}"]["implausible"] = int(sum(r.get("decision") == "implausible" for r in rows))
     return out
 
 

@@ -111,3 +111,79 @@ def test_noise_floor_pays_for_kernel_error():
 def test_bad_noise_floor_is_refused(bad):
     with pytest.raises(ValueError, match="blind_sigma_floor"):
         Deblurrer("hqs-tv", estimator="auto", blind_sigma_floor=bad)
+
+
+def _camera_motion():
+    from skimage import data
+
+    x = data.camera()[128:288, 160:320] / 255.0
+    y, _ = degrade(x, linear_motion(15, 30), boundary="valid", noise=0.001, seed=0)
+    return y
+
+
+def _fixed_estimate(monkeypatch, k):
+    """Make the Deblurrer's estimator return ``k`` (decision "estimated")."""
+    from hybrid_deblur.estimate.core import EstimateReport
+
+    def fake(self, y, sigma=None):
+        return k, EstimateReport(method="fixed", prior=None, size=k.shape, size_auto=False, confidence=0.9)
+
+    monkeypatch.setattr(Deblurrer, "estimate", fake)
+
+
+def test_negative_flux_closed_form_and_bad_input():
+    from hybrid_deblur.pipeline.guard import negative_flux
+
+    y = np.full((10, 10), 0.4)
+    x = y.copy()
+    x[:5] = -0.2  # half the pixels 0.2 below zero: 0.1 / 0.4 of the flux
+    assert negative_flux(x, y) == pytest.approx(0.25)
+    assert negative_flux(x, y, sigma=0.05) == pytest.approx(0.5 * 0.05 / 0.4)  # 3 sigma allowed
+    assert negative_flux(y, y) == 0.0
+    yo = y - 0.5  # an input with an offset below zero keeps its own floor
+    assert negative_flux(yo, yo) == 0.0
+    with pytest.raises(ValueError, match="sigma"):
+        negative_flux(x, y, sigma=-1)
+    with pytest.raises(ValueError, match="finite"):
+        negative_flux(np.full((3, 3), np.nan), y[:3, :3])
+    with pytest.raises(ValueError, match="non-empty"):
+        negative_flux(np.zeros((0, 3)), y)
+
+
+def test_wrong_estimated_kernel_gives_the_input_back(monkeypatch):
+    """A kernel at right angles to the true motion rings far below zero (measured 6-12 % of the
+    flux); the true kernel's result stays 30x under the limit: the guard tells them apart."""
+    from hybrid_deblur.pipeline.guard import NEGATIVE_FLUX_LIMIT
+
+    y = _camera_motion()
+    _fixed_estimate(monkeypatch, linear_motion(21, 120))
+    with pytest.warns(NoBlurWarning, match="below zero"):
+        out, rep = Deblurrer("hqs-tv", estimator="auto").restore(y, return_report=True)
+    assert rep["decision"] == "implausible" and rep["negative_flux"] > 10 * NEGATIVE_FLUX_LIMIT
+    np.testing.assert_array_equal(out, y)
+    assert out is not y
+    # off: the ringing result comes back, as asked
+    out_off = Deblurrer("hqs-tv", estimator="auto", max_negative_flux=None).restore(y)
+    assert np.min(out_off) < -0.1
+    # a given kernel is never second-guessed
+    given, rep_g = Deblurrer("hqs-tv").restore(y, linear_motion(21, 120), sigma=0.01, return_report=True)
+    assert rep_g["decision"] == "given" and "negative_flux" not in rep_g
+    np.testing.assert_array_equal(given, hqs_tv(y, linear_motion(21, 120), sigma=0.01))
+
+
+def test_right_estimated_kernel_passes_the_guard(monkeypatch):
+    from hybrid_deblur.pipeline.guard import NEGATIVE_FLUX_LIMIT
+
+    y = _camera_motion()
+    _fixed_estimate(monkeypatch, linear_motion(15, 30))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NoBlurWarning)
+        out, rep = Deblurrer("hqs-tv", estimator="auto").restore(y, return_report=True)
+    assert rep["decision"] == "estimated" and rep["negative_flux"] < NEGATIVE_FLUX_LIMIT / 10
+    np.testing.assert_array_equal(out, hqs_tv(y, linear_motion(15, 30), sigma=rep["sigma"]))
+
+
+@pytest.mark.parametrize("bad", [-1e-3, float("inf"), "x"])
+def test_bad_negative_flux_limit_is_refused(bad):
+    with pytest.raises(ValueError, match="max_negative_flux"):
+        Deblurrer("hqs-tv", estimator="auto", max_negative_flux=bad)

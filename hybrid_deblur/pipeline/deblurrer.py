@@ -32,6 +32,7 @@ import warnings
 from typing import Any
 
 from ..analysis.registry import method_kind
+from .guard import NEGATIVE_FLUX_LIMIT, negative_flux
 from .methods import METHODS, get_method
 
 __all__ = ["BLIND_SIGMA_FLOOR", "DEFAULT_METHOD", "ESTIMATORS", "LEARNED_METHODS", "Deblurrer"]
@@ -84,6 +85,13 @@ class Deblurrer:
         With an estimated kernel and no ``sigma`` given to :meth:`restore`, the method gets
         ``sigma = max(estimate_noise(y), blind_sigma_floor)`` (default
         :data:`BLIND_SIGMA_FLOOR`): kernel error acts like noise. None or 0 turns it off.
+    max_negative_flux : float or None
+        Plausibility guard for estimated kernels: when the restoration puts more than this
+        share of the input's flux below zero (:func:`~hybrid_deblur.pipeline.guard.negative_flux`,
+        the ringing of a wrong kernel), the input comes back instead, with
+        ``report["decision"] == "implausible"`` and a :class:`~hybrid_deblur.estimate.NoBlurWarning`
+        (default :data:`~hybrid_deblur.pipeline.guard.NEGATIVE_FLUX_LIMIT`; None: off).
+        Given kernels are never second-guessed.
     low_light : {None, "zero-dce"}
         Optional low-light pre-step: :func:`hybrid_deblur.learned.zero_dce.enhance_low_light`
         (Zero-DCE curves, shipped weights; images that are not under-exposed pass unchanged).
@@ -96,7 +104,7 @@ class Deblurrer:
                  boundary: str | None = None, weights: Any = None, device: Any = None,
                  progress: bool = False, estimate_options: dict | None = None,
                  low_light: str | None = None, blind_sigma_floor: float | None = BLIND_SIGMA_FLOOR,
-                 **options: Any):
+                 max_negative_flux: float | None = NEGATIVE_FLUX_LIMIT, **options: Any):
         if method not in METHODS:
             raise ValueError(f"method={method!r} is unknown; known methods: "
                              f"{', '.join(sorted(METHODS))}")
@@ -115,6 +123,16 @@ class Deblurrer:
                                  "a noise level in [0, 1) (fraction of the intensity range)")
             blind_sigma_floor = float(blind_sigma_floor) or None
         self.blind_sigma_floor = blind_sigma_floor
+        if max_negative_flux is not None:
+            try:
+                ok = 0.0 <= float(max_negative_flux) < float("inf")
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise ValueError(f"max_negative_flux={max_negative_flux!r} is not accepted; use None or a "
+                                 "finite share >= 0 of the input's flux")
+            max_negative_flux = float(max_negative_flux)
+        self.max_negative_flux = max_negative_flux
         # --- low-light pre-step hook (issue 13, hybrid_deblur.learned.zero_dce) ---
         if low_light not in (None, "zero-dce"):
             raise ValueError(f"low_light={low_light!r} is not accepted; use None or 'zero-dce'")
@@ -191,8 +209,9 @@ class Deblurrer:
         sigma : float, optional
             Noise level, passed to the method when given (its own estimate otherwise).
         return_report : bool
-            Also return a dict: ``decision`` ("given", "estimated", "identity" or
-            "end-to-end"), ``psf``, ``estimate`` (the
+            Also return a dict: ``decision`` ("given", "estimated", "identity",
+            "implausible" (the estimated kernel's result failed the plausibility guard and the
+            input came back; ``negative_flux`` says by how much) or "end-to-end"), ``psf``, ``estimate`` (the
             :class:`~hybrid_deblur.estimate.EstimateReport` or None), ``confidence``,
             ``warning``, ``sigma`` (the noise level passed to the method, None when the
             method estimated its own), ``seconds_estimate``, ``seconds_restore``, ``seconds``.
@@ -232,11 +251,32 @@ class Deblurrer:
             x = _copy(y)  # no harm: the input itself
         else:
             x = self._call(y, psf, sigma)
+            if rep["decision"] == "estimated" and self.max_negative_flux is not None:
+                x = self._plausible(x, y, sigma, rep)
         rep["seconds_restore"] = time.perf_counter() - t1
         rep["seconds"] = time.perf_counter() - t0
         return (x, rep) if return_report else x
 
     __call__ = restore
+
+    def _plausible(self, x, y, sigma, rep):
+        """``x``, or the input when ``x`` is physically implausible (see :mod:`.guard`)."""
+        from ..estimate import NoBlurWarning
+
+        if sigma is None:  # the noise allowance of the floor: the method estimated its own sigma
+            from ..backend import to_numpy
+            from ..solvers.auto import resolve_sigma
+
+            sigma, _ = resolve_sigma(to_numpy(y), None, floor=BLIND_SIGMA_FLOOR)
+        nf = negative_flux(x, y, sigma)
+        rep["negative_flux"] = nf
+        if nf <= self.max_negative_flux:
+            return x
+        msg = (f"the restoration with the estimated kernel puts {nf:.2%} of the image's flux below "
+               f"zero (limit {self.max_negative_flux:.2%}): the kernel is wrong; returning the input")
+        rep.update(decision="implausible", warning=msg)
+        warnings.warn(msg, NoBlurWarning, stacklevel=3)
+        return _copy(y)
 
     def _floored_sigma(self, y):
         """``max(estimate_noise(y), blind_sigma_floor)``, a float (or one per channel)."""
