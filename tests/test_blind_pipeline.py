@@ -187,3 +187,19 @@ def test_right_estimated_kernel_passes_the_guard(monkeypatch):
 def test_bad_negative_flux_limit_is_refused(bad):
     with pytest.raises(ValueError, match="max_negative_flux"):
         Deblurrer("hqs-tv", estimator="auto", max_negative_flux=bad)
+
+
+def test_cli_says_when_the_estimated_kernel_is_rejected(monkeypatch, tmp_path, capsys):
+    import json
+
+    from hybrid_deblur.cli.main import main
+    from hybrid_deblur.io import imread, imwrite
+
+    imwrite(tmp_path / "b.png", np.clip(_camera_motion(), 0, 1))
+    _fixed_estimate(monkeypatch, linear_motion(21, 120))
+    out = tmp_path / "r.png"
+    code = main(["deblur", str(tmp_path / "b.png"), "--blind", "--method", "hqs-tv", "-o", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0 and sum("estimated kernel rejected" in ln for ln in text.splitlines()) == 1
+    assert json.loads(out.with_suffix(".json").read_text())["decision"] == "implausible"
+    np.testing.assert_allclose(imread(out), imread(tmp_path / "b.png"), atol=1 / 255)

@@ -82,6 +82,8 @@ def run(args) -> int:
                       estimate=rep["estimate"].as_dict(), confidence=rep["confidence"])
         if rep["decision"] == "identity":
             print(f"no blur detected: {rep['warning']}; wrote the input unchanged")
+        elif rep["decision"] == "implausible":  # Deblurrer's plausibility guard
+            print(f"estimated kernel rejected: {rep['warning']}; wrote the input unchanged")
         else:
             k = np.asarray(rep["psf"])
             print(f"estimated kernel {k.shape[0]}x{k.shape[1]} ({rep['estimate'].params.get('chosen', args.estimator)}, "
