@@ -313,3 +313,45 @@ def test_a_briefly_trained_denoiser_lowers_the_error_of_a_noisy_image(tmp_path):
         with torch.no_grad():
             ratio = float(((net(y, s) - x) ** 2).mean() / ((y - x) ** 2).mean())
         assert ratio < most, (s, ratio)  # an unseen test image, after 40 steps on train400 crops
+
+
+def test_kernel_pool_identity_share_replaces_only_the_drawn_kernels():
+    from hybrid_deblur.learned.denoiser_data import KernelPool
+
+    base = KernelPool(12, seed=3).get()
+    mixed = KernelPool(12, seed=3, identity_share=0.5).get()
+    delta = torch.zeros(25, 25)
+    delta[12, 12] = 1
+    is_delta = [bool(torch.equal(k, delta)) for k in mixed]
+    assert 2 <= sum(is_delta) <= 10
+    for k0, k1, d in zip(base, mixed, is_delta):
+        assert d or torch.equal(k0, k1)  # the others are the default pool's kernels
+    with pytest.raises(ValueError, match="identity_share"):
+        KernelPool(4, identity_share=1.5)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (DATA / "train400").is_dir(), reason="../shared/data not present")
+def test_finetune_only_run_with_cg_steps_resumes_exactly(tmp_path):
+    """--finetune-share 1 --init W: UnrolledHQS on the given denoiser, CG data steps, the
+    engine's start, a faster hyper-network and 1x1 kernels; interrupted and resumed == one run."""
+    from hybrid_deblur.learned.train_denoiser import main
+    from hybrid_deblur.learned.weights import load_model, save_weights
+
+    save_weights(_randomised(DRUNet(1, widths=(8, 16))), tmp_path / "start.pt")
+    ft = ("--steps", "4", "--finetune-share", "1", "--init", str(tmp_path / "start.pt"), "--stages", "2",
+          "--ft-patch", "28", "--ft-batch", "1", "--kernels", "6", "--workers", "1", "--ft-init",
+          "observation", "--ft-data-solver", "cg", "--ft-hyper-lr", "1e-3", "--ft-identity-share", "0.3")
+    assert main(_denoiser_args(tmp_path / "a", *ft)) == 0
+    assert main(_denoiser_args(tmp_path / "b", *ft, "--stop-after", "2")) == 0
+    assert main(_denoiser_args(tmp_path / "b", *ft, "--resume")) == 0
+    col = {}
+    for d in "ab":
+        lines = (tmp_path / d / "curve.csv").read_text().splitlines()
+        head = lines[0].split(",")
+        col[d] = [dict(zip(head, r.split(",")))["loss_ft"] for r in lines[1:]]
+    assert len(col["a"]) == 4 and col["a"] == col["b"]
+    net = load_model(tmp_path / "a" / "unrolled_pnp_gray.pt")
+    assert net.config["init"] == "observation" and net.data_solver == "cg"
+    # fine-tune only needs the denoiser to start from
+    assert main(_denoiser_args(tmp_path / "c", "--steps", "2", "--finetune-share", "1")) == 2
