@@ -98,8 +98,9 @@ def _crop(x, n):
     return x[i:i + n, j:j + n]
 
 
-#: ``--auto-refine N``: estimate_kernel(auto_refine=N) for auto / learned (0: off)
-AUTO_REFINE = [0]
+#: ``--auto-refine N`` / ``--no-refine-gate``: estimate_kernel(auto_refine=N, refine_gate=...) for
+#: auto / learned (None: the defaults)
+AUTO_REFINE = [None, True]
 
 
 def run_case(x, k, sigma, estimators, seed):
@@ -119,7 +120,10 @@ def run_case(x, k, sigma, estimators, seed):
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            opts = {"auto_refine": AUTO_REFINE[0]} if AUTO_REFINE[0] and e in ("auto", "learned") else {}
+            opts = {}
+            if e in ("auto", "learned"):
+                opts = {**({} if AUTO_REFINE[0] is None else {"auto_refine": AUTO_REFINE[0]}),
+                        **({} if AUTO_REFINE[1] else {"refine_gate": False})}
             xe, rep = Deblurrer("hqs-tv", estimator=e, estimate_options=opts).restore(y, return_report=True)
         xe = np.asarray(xe)
         p_est = float(psnr(xe, ref))
@@ -130,7 +134,8 @@ def run_case(x, k, sigma, estimators, seed):
                      "chosen": est.params.get("chosen", e), "ksize": list(np.shape(rep["psf"])),
                      "margin": est.margin, "ambiguity": est.ambiguity,
                      **{key: est.params.get(key) for key in ("path", "consistency", "tiles", "map_agreement",
-                                                            "flip_gap", "learned_agreement", "features")},
+                                                            "flip_gap", "learned_agreement", "features",
+                                                            "refined")},
                      "seconds_estimate": rep["seconds_estimate"], "seconds": time.perf_counter() - t0,
                      "mp": y.size / 1e6})
     return rows
@@ -209,10 +214,13 @@ def main(argv=None) -> int:
                     help="kernel-net weight file used as the learned estimator (default: the shipped one)")
     ap.add_argument("--no-learned", action="store_true",
                     help="leave the learned candidate out of auto (as without shipped weights)")
-    ap.add_argument("--auto-refine", type=int, default=0, metavar="N",
-                    help="auto / learned: estimate_kernel(auto_refine=N), the opt-in full-resolution refinement")
+    ap.add_argument("--auto-refine", type=int, default=None, metavar="N",
+                    help="auto / learned: estimate_kernel(auto_refine=N), the gated full-resolution "
+                         "refinement passes (default: estimate_kernel's; 0 = off)")
+    ap.add_argument("--no-refine-gate", action="store_true",
+                    help="auto / learned: keep every refined kernel (estimate_kernel(refine_gate=False))")
     a = ap.parse_args(argv)
-    AUTO_REFINE[0] = a.auto_refine
+    AUTO_REFINE[:] = [a.auto_refine, not a.no_refine_gate]
     if a.kernel_net:
         from learned_kernel_eval import use_weights
 

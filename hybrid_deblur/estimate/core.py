@@ -204,7 +204,8 @@ def estimate_kernel(y, *, size=None, method: str = "auto", prior: str = "l0", mo
                     lam: float = 4e-3, lam_dark: float = 4e-3, gamma: float = 1.0,
                     inner_iterations: int = 5, refine: int = 2, iterations: int = 50,
                     guard: bool = True, margin: float = 0.01, sigma: float | None = None,
-                    restore: bool = False, progress: bool = False, callback=None, auto_refine: int = 0):
+                    restore: bool = False, progress: bool = False, callback=None, auto_refine: int = 2,
+                    refine_gate: bool = True):
     """Estimate the blur kernel of an image blind (without knowing it).
 
     Parameters
@@ -238,14 +239,15 @@ def estimate_kernel(y, *, size=None, method: str = "auto", prior: str = "l0", mo
         Final kernel refinements at full resolution with the hyper-Laplacian latent
         image (Xu & Jia style; MAP).
     auto_refine : int
-        ``method="auto"`` / ``"learned"``: the same full-resolution refinements
-        (:func:`~hybrid_deblur.estimate.map_l0.refine_kernel`) applied to a chosen MAP or
-        learned-map kernel (0, the default: off). Opt-in because it does not generalise: on
-        Levin's 32 captures ``auto_refine=2`` lifts ``auto`` to 33.12 dB with ``Deblurrer``'s
-        default final step (error ratio <= 2: 88 -> 94 %), but on the robustness suite
-        (sigma 0.01) it is worse: quick half 2/51 runs below the input (worst -2.59 dB, was
-        1/51 at -0.03), mean gain +2.59 vs +2.72 dB; held-out 41-75 px at ratio <= 3 75 % vs
-        100 %. About 4.5 s per 255² capture on one thread.
+        ``method="auto"`` / ``"learned"``: full-resolution refinement passes
+        (:func:`~hybrid_deblur.estimate.map_l0.refine_kernel`, Xu & Jia) of a chosen MAP or
+        learned-map kernel, gated (:func:`~hybrid_deblur.estimate.refine.gated_refine`): the
+        refined kernel is kept when the estimated noise is <= 0.003 or its evidence beats
+        the unrefined kernel's (default 2; 0: off). Ungated, the refinement lifts Levin's
+        captures (noise ~0.001) but hurts noisy crops (sigma 0.01: 2/51 quick-suite runs
+        below the input, worst -2.59 dB). ``report.params["refined"]`` says what happened.
+    refine_gate : bool
+        False: keep the refined kernel whatever the gate says (measurement only).
     iterations : int
         RL pairs of ``"blind_rl"``.
     guard : bool
@@ -309,6 +311,8 @@ def estimate_kernel(y, *, size=None, method: str = "auto", prior: str = "l0", mo
         raise ValueError(f"inner_iterations={inner_iterations!r} and iterations={iterations!r} must be >= 1")
     if isinstance(auto_refine, bool) or not isinstance(auto_refine, (int, np.integer)) or auto_refine < 0:
         raise ValueError(f"auto_refine={auto_refine!r} is not accepted; use a number of passes >= 0 (0: off)")
+    if not isinstance(refine_gate, (bool, np.bool_)):
+        raise TypeError(f"refine_gate={refine_gate!r} is not accepted; use True or False")
     g = C.as_gray(y)
     if min(g.shape) < 16:
         raise ValueError(f"y has shape {tuple(g.shape)}; accepted: images of at least 16 x 16 pixels")
@@ -335,15 +339,18 @@ def estimate_kernel(y, *, size=None, method: str = "auto", prior: str = "l0", mo
             if best is not None:
                 k, info["decision"] = info["kernels"][best["name"]], "estimated"
         decision, conf, m, amb = info["decision"], info["confidence"], info["margin"], info["ambiguity"]
+        refined = None
         if auto_refine and decision == "estimated" and str(info["chosen"]).startswith(("map", "learned")):
-            from .map_l0 import refine_kernel
+            from .refine import gated_refine
 
-            k = refine_kernel(g, np.asarray(k, np.float64), iterations=int(auto_refine))
-            info["notes"].append(f"{info['chosen']} refined at full resolution ({int(auto_refine)} passes)")
+            k, refined = gated_refine(g, np.asarray(k, np.float64), sigma=info["sigma"],
+                                      iterations=int(auto_refine), gate=refine_gate)
+            info["notes"].append(f"{info['chosen']} {'refined' if refined['accepted'] else 'not refined'} "
+                                 f"at full resolution ({int(auto_refine)} passes; {refined['reason']})")
         cands = info["candidates"]
         params = {"chosen": info["chosen"], "sigma": info["sigma"], "cap": info["cap"], "notes": info["notes"],
                   **{key: info[key] for key in ("path", "consistency", "tiles", "map_agreement", "flip_gap",
-                                                "learned_agreement", "features")}}
+                                                "learned_agreement", "features")}, "refined": refined}
         if ksize is not None and decision != "identity":
             k = _fit_to(np.asarray(k, np.float64), ksize)
         ksize = ksize or tuple(int(v) for v in k.shape)
