@@ -136,6 +136,9 @@ def run_case(x, k, sigma, estimators, seed):
                      **{key: est.params.get(key) for key in ("path", "consistency", "tiles", "map_agreement",
                                                             "flip_gap", "learned_agreement", "features",
                                                             "refined")},
+                     "psf": np.asarray(rep["psf"], float).round(6).tolist(),
+                     "chosen_params": next((c["params"] for c in est.candidates if c["name"] == est.params.get("chosen")),
+                                           None),
                      "seconds_estimate": rep["seconds_estimate"], "seconds": time.perf_counter() - t0,
                      "mp": y.size / 1e6})
     return rows

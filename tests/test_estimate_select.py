@@ -245,6 +245,18 @@ def test_consistent_map_needs_agreement_explanation_and_an_asymmetric_kernel():
     assert consistent_map(y, [run(disk(4), 21), run(linear_motion(13, 100), 29)]) is None
     yd = _blur(x, disk(3), sigma=0.002)
     assert consistent_map(yd, [run(disk(3), 21), run(disk(3), 29)]) is None  # flip-symmetric
+    # relaxed tier: a 29-px run that agrees only 0.83 with the 21-px one (the kernel smoothed,
+    # like Levin im4 k4's MAP runs) qualifies with a flip gap >= 2 x 5 %, and only with it
+    from scipy.signal import fftconvolve
+
+    from hybrid_deblur.psf import gaussian
+
+    ks = fftconvolve(k, gaussian(0.8, size=7))
+    ks /= ks.sum()
+    got = consistent_map(y, [run(k, 21), run(ks, 29)])
+    assert got is not None and not got["strict"] and 0.8 <= got["agreement"] < 0.9 and got["flip_gap"] >= 0.1
+    assert consistent_map(y, [run(k, 21), run(ks, 29)], relax=0.0) is None
+    assert consistent_map(y, [run(k, 21), run(ks, 29)], flip_gap=0.08) is None  # needs a 16 % gap
 
 
 @pytest.mark.slow
