@@ -158,13 +158,15 @@ def test_wrong_estimated_kernel_gives_the_input_back(monkeypatch):
     y = _camera_motion()
     _fixed_estimate(monkeypatch, linear_motion(21, 120))
     with pytest.warns(NoBlurWarning, match="below zero"):
-        out, rep = Deblurrer("hqs-tv", estimator="auto").restore(y, return_report=True)
+        out, rep = Deblurrer("hqs-tv", estimator="auto", max_negative_flux=NEGATIVE_FLUX_LIMIT).restore(
+            y, return_report=True)
     assert rep["decision"] == "implausible" and rep["negative_flux"] > 10 * NEGATIVE_FLUX_LIMIT
     np.testing.assert_array_equal(out, y)
     assert out is not y
-    # off: the ringing result comes back, as asked
-    out_off = Deblurrer("hqs-tv", estimator="auto", max_negative_flux=None).restore(y)
-    assert np.min(out_off) < -0.1
+    # off (the default: real sRGB photos ring below zero with good kernels too): the ringing
+    # result comes back
+    out_off, rep_off = Deblurrer("hqs-tv", estimator="auto").restore(y, return_report=True)
+    assert np.min(out_off) < -0.1 and rep_off["decision"] == "estimated" and "negative_flux" not in rep_off
     # a given kernel is never second-guessed
     given, rep_g = Deblurrer("hqs-tv").restore(y, linear_motion(21, 120), sigma=0.01, return_report=True)
     assert rep_g["decision"] == "given" and "negative_flux" not in rep_g
@@ -178,7 +180,8 @@ def test_right_estimated_kernel_passes_the_guard(monkeypatch):
     _fixed_estimate(monkeypatch, linear_motion(15, 30))
     with warnings.catch_warnings():
         warnings.simplefilter("error", NoBlurWarning)
-        out, rep = Deblurrer("hqs-tv", estimator="auto").restore(y, return_report=True)
+        out, rep = Deblurrer("hqs-tv", estimator="auto", max_negative_flux=NEGATIVE_FLUX_LIMIT).restore(
+            y, return_report=True)
     assert rep["decision"] == "estimated" and rep["negative_flux"] < NEGATIVE_FLUX_LIMIT / 10
     np.testing.assert_array_equal(out, hqs_tv(y, linear_motion(15, 30), sigma=rep["sigma"]))
 
@@ -198,8 +201,13 @@ def test_cli_says_when_the_estimated_kernel_is_rejected(monkeypatch, tmp_path, c
     imwrite(tmp_path / "b.png", np.clip(_camera_motion(), 0, 1))
     _fixed_estimate(monkeypatch, linear_motion(21, 120))
     out = tmp_path / "r.png"
-    code = main(["deblur", str(tmp_path / "b.png"), "--blind", "--method", "hqs-tv", "-o", str(out)])
+    code = main(["deblur", str(tmp_path / "b.png"), "--blind", "--linear-guard", "--method", "hqs-tv",
+                 "-o", str(out)])
     text = capsys.readouterr().out
     assert code == 0 and sum("estimated kernel rejected" in ln for ln in text.splitlines()) == 1
     assert json.loads(out.with_suffix(".json").read_text())["decision"] == "implausible"
     np.testing.assert_allclose(imread(out), imread(tmp_path / "b.png"), atol=1 / 255)
+    # without the flag the estimate is used
+    code = main(["deblur", str(tmp_path / "b.png"), "--blind", "--method", "hqs-tv", "-o", str(out)])
+    assert code == 0 and "rejected" not in capsys.readouterr().out
+    assert json.loads(out.with_suffix(".json").read_text())["decision"] == "estimated"

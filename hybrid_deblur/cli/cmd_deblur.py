@@ -27,6 +27,9 @@ def add_parser(sub):
     p.add_argument("--method", default="wiener", choices=sorted(METHODS),
                    help="restoration method (default wiener)")
     p.add_argument("--sigma", type=float, default=None, help="noise sigma (estimated if absent)")
+    p.add_argument("--linear-guard", action="store_true",
+                   help="--blind on linear-light data (microscopy, raw): return the input when the "
+                        "restoration puts > 0.1%% of the flux below zero (a wrong kernel rings)")
     p.add_argument("--low-light", action="store_true",  # low-light hook (issue 13)
                    help="brighten an under-exposed image with Zero-DCE curves first")
     add_boundary_flag(p, "auto", extra=("auto",))
@@ -47,6 +50,7 @@ def run(args) -> int:
     if (rc := maybe_run_tiled(args)) is not None:
         return rc
     from ..pipeline.deblurrer import Deblurrer
+    from ..pipeline.guard import NEGATIVE_FLUX_LIMIT
 
     if not args.blind and not args.psf:
         raise ValueError("--psf is required unless --blind is given")
@@ -59,7 +63,8 @@ def run(args) -> int:
     # --- end issue 14 ---
     d = Deblurrer(args.method, estimator=args.estimator if args.blind else None,
                   boundary=args.boundary, progress=True, estimate_options=est_opts,
-                  low_light="zero-dce" if getattr(args, "low_light", False) else None, **ndim_opts)
+                  low_light="zero-dce" if getattr(args, "low_light", False) else None,
+                  max_negative_flux=NEGATIVE_FLUX_LIMIT if args.linear_guard else None, **ndim_opts)
     import warnings
 
     with warnings.catch_warnings():

@@ -86,12 +86,14 @@ class Deblurrer:
         ``sigma = max(estimate_noise(y), blind_sigma_floor)`` (default
         :data:`BLIND_SIGMA_FLOOR`): kernel error acts like noise. None or 0 turns it off.
     max_negative_flux : float or None
-        Plausibility guard for estimated kernels: when the restoration puts more than this
-        share of the input's flux below zero (:func:`~hybrid_deblur.pipeline.guard.negative_flux`,
-        the ringing of a wrong kernel), the input comes back instead, with
-        ``report["decision"] == "implausible"`` and a :class:`~hybrid_deblur.estimate.NoBlurWarning`
-        (default :data:`~hybrid_deblur.pipeline.guard.NEGATIVE_FLUX_LIMIT`; None: off).
-        Given kernels are never second-guessed.
+        Plausibility guard for estimated kernels on **linear-light data**: when the
+        restoration puts more than this share of the input's flux below zero
+        (:func:`~hybrid_deblur.pipeline.guard.negative_flux`, the ringing of a wrong kernel),
+        the input comes back instead, with ``report["decision"] == "implausible"`` and a
+        :class:`~hybrid_deblur.estimate.NoBlurWarning`. None (default): off — on real sRGB
+        photos good kernels ring below zero too (see :mod:`hybrid_deblur.pipeline.guard`);
+        :data:`~hybrid_deblur.pipeline.guard.NEGATIVE_FLUX_LIMIT` (1e-3) is the measured choice
+        for linear data. Given kernels are never second-guessed.
     low_light : {None, "zero-dce"}
         Optional low-light pre-step: :func:`hybrid_deblur.learned.zero_dce.enhance_low_light`
         (Zero-DCE curves, shipped weights; images that are not under-exposed pass unchanged).
@@ -104,7 +106,7 @@ class Deblurrer:
                  boundary: str | None = None, weights: Any = None, device: Any = None,
                  progress: bool = False, estimate_options: dict | None = None,
                  low_light: str | None = None, blind_sigma_floor: float | None = BLIND_SIGMA_FLOOR,
-                 max_negative_flux: float | None = NEGATIVE_FLUX_LIMIT, **options: Any):
+                 max_negative_flux: float | None = None, **options: Any):
         if method not in METHODS:
             raise ValueError(f"method={method!r} is unknown; known methods: "
                              f"{', '.join(sorted(METHODS))}")

@@ -7,9 +7,18 @@ blurred by a 15-px shake, a 23-px estimate (similarity 0.69 to the truth) turned
 place no image can go: **below zero**. Intensities in linear light are non-negative, so a
 restoration whose negative part carries a sizeable share of the image's flux is physically
 impossible, whatever the kernel; the true-kernel restorations of the same crops stay above
-zero. :func:`negative_flux` measures that share; :class:`~hybrid_deblur.pipeline.deblurrer.Deblurrer`
-returns its input when a restoration with an *estimated* kernel exceeds
-:data:`NEGATIVE_FLUX_LIMIT` (``report["decision"] == "implausible"``).
+zero. :func:`negative_flux` measures that share; ``Deblurrer(max_negative_flux=NEGATIVE_FLUX_LIMIT)``
+returns its input when a restoration with an *estimated* kernel exceeds it
+(``report["decision"] == "implausible"``; CLI ``deblur --blind --linear-guard``).
+
+It is **off by default** because real photos break the premise: on the 30 real blurred photos
+of ``real_blur_estimated_kernels`` (``benchmarks/real_blind.py``, gray, sRGB decoded to linear),
+restorations with the reference kernels that visibly sharpen them put up to 1-4 % of the flux
+below zero (``hanzi`` 1.1e-2, tone curves, clipping, JPEG), and with the guard on, 5 of 36 real
+photos had their estimate rejected — ``hanzi``'s among them, a kernel with similarity 0.95 to the
+reference whose result is clearly sharper than the input. No statistic of the negative part
+(flux, 0.1 % quantile, share of pixels) separated those from the synthetic catastrophes. Use it
+on data that really is linear (microscopy, astronomy, raw captures).
 
 Measured (session 7, ``pnp-drunet`` final step, noise floor 0.01): Levin's 32 real captures with
 their ``auto`` kernels at most 1.1e-5 (true kernels 2.7e-6); the no-harm matrix's 128² crops with
