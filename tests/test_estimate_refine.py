@@ -49,12 +49,15 @@ def test_low_noise_refinement_is_kept_and_moves_a_smoothed_kernel_towards_the_tr
 @pytest.mark.slow
 def test_noisy_refinement_needs_an_evidence_gain():
     """At sigma 0.01 the refinement of the *true* motion ⊛ defocus kernel drifts far from it
-    (the fixed data weight of the refinement is the low-noise setting); its evidence is lower,
-    so the gate returns the input kernel unchanged (the suite's md L11 r4 case, session 7)."""
+    (the fixed data weight of the refinement is the low-noise setting); the gate does not
+    refine, and when asked to check (``check_noisy``) the refined kernel's evidence is lower,
+    so the input kernel comes back unchanged (the suite's md L11 r4 case, session 7)."""
     k = combine(linear_motion(11, 30), disk(4))
     k = k / k.sum()
     y = _blurred(0.01, k, seed=1)
-    out, info = gated_refine(y, k, sigma=0.01)
+    out, info = gated_refine(y, k, sigma=0.01)  # default: not refined at all above the noise limit
+    assert not info["accepted"] and info["evidence_gain"] is None and out is k
+    out, info = gated_refine(y, k, sigma=0.01, check_noisy=True)
     assert not info["accepted"] and info["evidence_gain"] < 0 and np.array_equal(out, k)
     ungated, info_u = gated_refine(y, k, sigma=0.01, gate=False)
     assert info_u["accepted"] and kernel_similarity(ungated, k) < 0.7

@@ -51,6 +51,8 @@ BETAS = (1.6, 2.0, 2.4)
 SIGMA_FLOOR = 1e-3
 #: Gaussian roll-off (pixels) of the image prior: the intrinsic MTF of a "sharp" photo
 ROLL = (0.0, 0.4, 0.7, 1.0)
+#: tile side for kernels over 64 px on images with a short side >= 512 (256 otherwise)
+LARGE_KERNEL_TILE = 512
 
 
 def _profile_impl(K2, F, P, w, wP, s2, t, warm):  # pragma: no cover - compiled by numba
@@ -152,7 +154,7 @@ class SpectralEvidence:
             raise ValueError(f"y has shape {y.shape}; accepted: a gray image (H, W)")
         short = min(y.shape)
         if tile is None:
-            tile = 512 if (max_kernel > 64 and short >= 512) else 256
+            tile = LARGE_KERNEL_TILE if (max_kernel > 64 and short >= 512) else 256
         tile = int(min(tile, short))
         if tile < 32:
             raise ValueError(f"y of shape {y.shape} is too small; accepted: images of at least 32 x 32")
