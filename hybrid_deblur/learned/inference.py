@@ -43,7 +43,9 @@ SHIPPED = {
     "deep-wiener": ("deep_wiener_gray", "deep_wiener_color", "configs/deep_wiener_gray.toml"),
     "unrolled-rl": ("unrolled_rl_gray", "unrolled_rl_color", "configs/unrolled_rl_gray.toml"),
     "unrolled-pnp": ("unrolled_pnp_gray", "unrolled_pnp_color",
-                     "python -m hybrid_deblur.learned.train_denoiser --finetune-share 0.3 ..."),
+                     "python -m hybrid_deblur.learned.train_denoiser --finetune-share 1 --init "
+                     "hybrid_deblur/learned/weights/drunet_gray.pt --channels 1 --ft-init observation "
+                     "--ft-data-solver cg ... (see unrolled_pnp_gray.json)"),
 }
 
 
