@@ -71,8 +71,8 @@ def load_case(root: Path, i: int, j: int, reference: str):
     return y, x, k / k.sum()
 
 
-#: ``--auto-refine N``: estimate_kernel(auto_refine=N) (set by main; 0 = off)
-AUTO_REFINE = [0]
+#: ``--auto-refine N``: estimate_kernel(auto_refine=N) (set by main; None = the estimator's default)
+AUTO_REFINE = [None]
 
 
 def _final_step(final: str):
@@ -107,7 +107,7 @@ def run_case(args):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the no-harm decision is recorded per image
             ke, rep = estimate_kernel(y, size=None if size == "auto" else int(size), method=method,
-                                      prior=prior, **({"auto_refine": AUTO_REFINE[0]} if AUTO_REFINE[0] else {}))
+                                      prior=prior, **({} if AUTO_REFINE[0] is None else {"auto_refine": AUTO_REFINE[0]}))
         t_est = time.perf_counter() - t0
         est = {"size": rep.size[0], "confidence": rep.confidence, "decision": rep.decision,
                "chosen": rep.params.get("chosen", method), "path": rep.params.get("path")}
@@ -203,8 +203,9 @@ def main(argv=None) -> int:
                     help="reuse the estimated kernels of an earlier run's JSON (same captures)")
     ap.add_argument("--no-clip", dest="clip", action="store_false",
                     help="do not clip both restorations to [0, 1] before measuring")
-    ap.add_argument("--auto-refine", type=int, default=0, metavar="N",
-                    help="estimate_kernel(auto_refine=N): full-resolution refinements of a chosen MAP kernel")
+    ap.add_argument("--auto-refine", type=int, default=None, metavar="N",
+                    help="estimate_kernel(auto_refine=N): full-resolution refinements of a chosen MAP kernel "
+                         "(default: the estimator's own, 2; 0 turns them off)")
     a = ap.parse_args(argv)
     AUTO_REFINE[0] = a.auto_refine
     root = Path(a.data) / "levin2009"
