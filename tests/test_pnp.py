@@ -546,3 +546,32 @@ def test_unrolled_pnp_shares_the_1x1_no_harm_guard():
     # a blur kernel: no guard, the network's own result
     k = np.ones((3, 3)) / 9
     assert not np.array_equal(unrolled_pnp(y, k, sigma=0.01, model=net), y)
+
+
+@pytest.mark.skipif("unrolled_pnp_gray" not in shipped_weights(), reason="no shipped unrolled-pnp")
+def test_shipped_unrolled_pnp_beats_pnp_drunet_on_held_out_blur():
+    """Regression on measured quality: the fine-tuned network over the engine's PnP with the
+    denoiser it started from, on held-out train400 files (every 33rd, never trained on)."""
+    from pathlib import Path
+
+    from hybrid_deblur.io import imread
+    from hybrid_deblur.learned.data import list_images
+    from hybrid_deblur.learned.inference import unrolled_pnp
+    from hybrid_deblur.psf import disk, trajectory_motion
+
+    data = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "train400"
+    if not data.is_dir():
+        pytest.skip("../shared/data not present")
+    files = [f for i, f in enumerate(list_images([str(data)])) if i % 33 == 0][1:3]
+    gain = []
+    for i, f in enumerate(files):
+        a = imread(f, linear=True, gray=True)
+        x = a[a.shape[0] // 2 - 48:a.shape[0] // 2 + 48, a.shape[1] // 2 - 48:a.shape[1] // 2 + 48]
+        for k in (trajectory_motion(size=15, seed=40 + i), disk(3.0)):
+            k = k / k.sum()
+            y = Blur(k, "valid")(x) + 0.03 * np.random.default_rng(i).standard_normal(
+                (96 - k.shape[0] + 1,) * 2)
+            o = k.shape[0] // 2
+            ref = x[o:o + y.shape[0], o:o + y.shape[1]]
+            gain.append(_psnr(unrolled_pnp(y, k, sigma=0.03), ref) - _psnr(pnp_drunet(y, k, sigma=0.03), ref))
+    assert np.mean(gain) > 0.1, gain
