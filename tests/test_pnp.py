@@ -536,7 +536,7 @@ def test_unrolled_pnp_shares_the_1x1_no_harm_guard():
     net = UnrolledHQS(stages=2, channels=1, prior="drunet", widths=(4, 8), schedule="dpir",
                       init="observation").eval()  # restore_with runs in float32
     blurry = _Blurry()
-    net.prior.residual = lambda inp: blurry(inp[:, :1], 0.0) - inp[:, :1]  # a harmful prior
+    net.prior.residual = lambda inp, core=None: blurry(inp[:, :1], 0.0) - inp[:, :1]  # a harmful prior
     rng = np.random.default_rng(7)
     x = np.clip(_scene(48) + 0.15 * rng.random((48, 48)), 0, 1)
     y = x + 0.01 * rng.standard_normal(x.shape)
@@ -575,3 +575,27 @@ def test_shipped_unrolled_pnp_beats_pnp_drunet_on_held_out_blur():
             ref = x[o:o + y.shape[0], o:o + y.shape[1]]
             gain.append(_psnr(unrolled_pnp(y, k, sigma=0.03), ref) - _psnr(pnp_drunet(y, k, sigma=0.03), ref))
     assert np.mean(gain) > 0.1, gain
+
+
+def test_unrolled_pnp_inference_runs_the_denoiser_on_onnxruntime_like_pnp_drunet(monkeypatch):
+    """Without gradients, a float32 eval DRUNet prior uses pnp_drunet's engine='auto' rule
+    (onnxruntime for large inputs; the threshold lowered here): same result as torch."""
+    import hybrid_deblur.learned.pnp as P
+    from hybrid_deblur.learned.denoiser_onnx import has_core, onnx_available
+    from hybrid_deblur.learned.models import UnrolledHQS
+
+    if not onnx_available():
+        pytest.skip("onnx extra not installed")
+    net = UnrolledHQS(stages=2, channels=1, prior="drunet", widths=(4, 8), schedule="dpir",
+                      init="observation").eval()
+    with torch.no_grad():
+        net.prior.tail.weight.normal_(0, 0.05)
+    y = torch.from_numpy(_scene(40)).float()[None, None]
+    k = torch.ones(5, 5) / 25
+    ref = net(y, k, 0.01).detach()            # gradients on: torch engine
+    assert not has_core(net.prior)
+    monkeypatch.setattr(P, "AUTO_ONNX_PIXELS", 0)
+    with torch.no_grad():
+        got = net(y, k, 0.01)
+    assert has_core(net.prior)                # the exported graph was used
+    torch.testing.assert_close(got, ref, rtol=0, atol=1e-4)

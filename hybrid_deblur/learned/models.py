@@ -241,12 +241,23 @@ class UnrolledHQS(_Base):
         dt = DataTerm(y, psf, boundary)
         alpha, beta = self.schedule(sigma, dt.psf)
         z = dt.observation_init() if self.init == "observation" else dt.classical_init(sigma, self.init)
+        core = None
+        if self.prior_kind == "drunet" and not torch.is_grad_enabled():
+            # inference: the denoiser's U-Net on onnxruntime when pnp_drunet's engine="auto" would
+            # use it (float32 eval DRUNet on the CPU, onnx extra installed, a large input)
+            from .pnp import _onnx_engine
+
+            p0 = next(self.prior.parameters())
+            if _onnx_engine("auto", self.prior, p0.device, p0.dtype, int(z.numel())):
+                from .denoiser_onnx import onnx_core
+
+                core = onnx_core(self.prior)
         for k in range(self.stages):
             x = dt.x_step(z, alpha[:, k], solver=self.data_solver, iters=self.data_iters)
             bmap = beta[:, k].reshape(-1, 1, 1, 1).expand(x.shape[0], 1, *x.shape[-2:])
             inp = torch.cat([x, bmap.to(x.dtype)], dim=1)
             with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.prior_amp):
-                r = self.prior.residual(inp) if self.prior_kind == "drunet" else self.prior(inp)
+                r = self.prior.residual(inp, core=core) if self.prior_kind == "drunet" else self.prior(inp)
             z = x + r.to(x.dtype)
         return dt.crop(z)
 
