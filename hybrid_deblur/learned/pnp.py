@@ -330,8 +330,8 @@ def identity_no_harm(y: Any, x: Any, *, sigma_given: bool, noise_var: float,
 def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, num_iter: int = 6,
                lam: float = 0.23, weights: Any = None, model: Any = None, device: Any = None,
                x0: Any = None, colour: Any = None, no_harm: bool = True, ensemble: int = 0,
-               engine: str = "auto", precision: str = "float32", progress: bool = False,
-               return_info: bool = False):
+               engine: str = "auto", precision: str = "float32", data_iters: Any = None,
+               progress: bool = False, return_info: bool = False):
     """Non-blind deblurring by plug-and-play HQS with the learned DRUNet denoiser (DPIR).
 
     Parameters
@@ -384,6 +384,8 @@ def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, n
         float32 like the denoiser, and the result is returned in the input's dtype (the CG
         data steps are about 1.4x faster on a 512² image; see :data:`PRECISIONS`);
         ``"input"``: the input's own precision.
+    data_iters : int, optional
+        CG iterations per data step (default: the engine's, :data:`~hybrid_deblur.solvers.hqs.PNP_DATA_ITERS`).
     progress : bool
         Show a progress bar.
     return_info : bool
@@ -435,7 +437,7 @@ def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, n
     if precision == "float32" and str(getattr(y, "dtype", "")).endswith("float64"):
         work = y.float() if isinstance(y, torch.Tensor) else np.asarray(y, dtype=np.float32)
     solver = HQS(work, psf, prior=prior, sigma=sigma, lam=lam,
-                 num_iter=num_iter, boundary=boundary, x0=x0)
+                 num_iter=num_iter, boundary=boundary, x0=x0, data_iters=data_iters)
     guard = no_harm and x0 is None and identity_guard_applies(y, psf, boundary)
     s2 = float(np.mean(np.asarray(solver.sigma, dtype=np.float64) ** 2))
     if guard and sigma is None:  # the guard returns the input whatever the run gives: skip it
@@ -451,7 +453,8 @@ def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, n
     if guard:
         def again(v):
             return HQS(v, psf, prior=prior, mu_schedule=solver.mu_schedule,
-                       sigma_schedule=solver.sigma_schedule, boundary=boundary).run()
+                       sigma_schedule=solver.sigma_schedule, boundary=boundary,
+                       data_iters=data_iters).run()
 
         x, rec = identity_no_harm(y, x, sigma_given=True, noise_var=s2, again=again)
         if rec is not None:
@@ -465,35 +468,5 @@ def pnp_drunet(y: Any, psf: Any, *, boundary: str = "auto", sigma: Any = None, n
 #: 1 thread): one MM step per iteration 7.9 s/MP, CG data steps in float64 12.9, in float32 9.4.
 PRECISIONS = ("float32", "input")
 
-#: DPIR iterations of :func:`pnp_drunet_fast`
-FAST_ITERATIONS = 4
-#: λ of :func:`pnp_drunet_fast` on gray images. Chosen on held-out data (the trainer's held-out
-#: train400/cbsd432 files, fresh motion kernels and disks, σ 0.01-0.03; never the test images):
-#: with 4 iterations λ 0.18 was +0.18 / +0.18 dB over 0.23 on two disjoint sets (32 and 72
-#: cases), -0.03 / +0.03 dB against the 6-iteration default. RGB keeps 0.23 (on held-out colour
-#: crops through opponent planes a lower λ lost 0.02-0.1 dB).
-FAST_LAMBDA = 0.18
-
-
-def pnp_drunet_fast(y: Any, psf: Any, **options):
-    """:func:`pnp_drunet` with :data:`FAST_ITERATIONS` (4) DPIR iterations instead of 6.
-
-    Two thirds of the denoiser forwards (they are ~90 % of the run time on a CPU), and on gray
-    images λ = :data:`FAST_LAMBDA` (0.18). ``options`` are those of :func:`pnp_drunet`
-    (``num_iter`` and ``lam`` included, which override the preset).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hybrid_deblur.learned.denoiser import DRUNet
-    >>> y = np.random.default_rng(0).random((40, 40))
-    >>> x, info = pnp_drunet_fast(y, np.ones((3, 3)) / 9, sigma=0.01, model=DRUNet(1, (8, 16)),
-    ...                           return_info=True)
-    >>> x.shape, len(info["sigma_schedule"])
-    ((40, 40), 4)
-    """
-    options.setdefault("num_iter", FAST_ITERATIONS)
-    shape = tuple(getattr(y, "shape", np.shape(y)))
-    if not (len(shape) >= 3 and shape[-3] == 3):
-        options.setdefault("lam", FAST_LAMBDA)
-    return pnp_drunet(y, psf, **options)
+# the presets (pnp-drunet-fast, pnp-drunet-lite) live in .pnp_presets; re-exported here
+from .pnp_presets import FAST_ITERATIONS, FAST_LAMBDA, pnp_drunet_fast  # noqa: E402
