@@ -184,7 +184,8 @@ def test_learned_family_without_weights_does_not_import_torch(tmp_path):
             f"core.ESTIMATOR_WEIGHTS['learned'] = {str(tmp_path / 'missing.pt')!r}\n"
             "assert 'no shipped weights' in core.estimator_available('learned')[1]\n"
             "from hybrid_deblur.estimate.select import select_kernel\n"
-            "k, info = select_kernel(np.random.default_rng(0).random((96, 96)), families=('identity', 'learned'))\n"
+            "k, info = select_kernel(np.random.default_rng(0).random((96, 96)), families=('identity', 'learned'),\n"
+            "                     map_min_pixels=0)\n"
             "print('torch' in sys.modules, info['notes'][0])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1]).stdout

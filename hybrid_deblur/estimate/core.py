@@ -329,8 +329,10 @@ def estimate_kernel(y, *, size=None, method: str = "auto", prior: str = "l0", mo
         ksize, auto = _resolve_size(size, g.shape)
         cap = None if auto else max(ksize)
         ksize = None if auto else ksize
+        # method="learned" is an explicit request: the learned family runs on any image size
         k, info = select_kernel(g, size=cap, sigma=sigma, margin=margin, progress=progress,
-                                callback=callback, families=families[method])
+                                callback=callback, families=families[method],
+                                **({"map_min_pixels": 0} if method == "learned" else {}))
         if method == "learned" and not any(c["family"] == "learned" for c in info["candidates"]):
             raise RuntimeError("the learned estimator is unavailable: " + "; ".join(info["notes"]))
         if not guard and info["decision"] == "identity":
