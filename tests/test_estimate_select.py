@@ -69,7 +69,12 @@ def test_guard_returns_identity_on_an_unblurred_image():
     k, info = select_kernel(y, families=("identity", "parametric"))
     assert info["decision"] == "identity" and k.shape == (1, 1)
     assert info["margin"] <= 0.01
-    assert {c["name"] for c in info["candidates"]} >= {"identity", "motion", "defocus", "gaussian"}
+    # blurs within the prior's roll-off are not candidates (session 8): what is left is larger
+    from hybrid_deblur.estimate.candidates import MIN_SPREAD
+    from hybrid_deblur.estimate.select import _spread
+
+    assert info["candidates"][0]["name"] == "identity"
+    assert all(_spread(info["kernels"][c["name"]]) >= MIN_SPREAD for c in info["candidates"][1:])
 
 
 @pytest.mark.parametrize("name,k,check", [
@@ -201,13 +206,14 @@ def test_guard_holds_when_the_noise_level_is_over_estimated():
     k, info = select_kernel(y, sigma=0.018, families=("identity", "parametric"))
     assert info["decision"] == "identity" and k.shape == (1, 1)
     ev = SpectralEvidence(y, sigma=0.018, max_kernel=info["cap"])
-    best = max(info["candidates"][1:], key=lambda c: c["evidence"])
-    kb = info["kernels"][best["name"]]
+    # the small blur that was the best candidate here before session 8 (now below the
+    # candidates' minimum spread, so the noise-free comparison is tested on it directly)
+    kb = linear_motion(2.75, 88)
     assert ev.score(kb) - ev.score(np.ones((1, 1))) > 0.01  # fixed sigma: a blur "wins"
     assert ev.score_noise_free(kb) - ev.score_noise_free(np.ones((1, 1))) <= 0.01
     # parametric candidates stay above the sharp photo's roll-off
     p = {c["name"]: c["params"] for c in info["candidates"]}
-    assert p["defocus"]["radius"] >= 1.0 and p["gaussian"]["sigma"] >= 0.6 and p["motion"]["length"] >= 2.0
+    assert p.get("defocus", {}).get("radius", 9) > 1.0 and p.get("gaussian", {}).get("sigma", 9) > 0.6
 
 
 def _pad(k, n):

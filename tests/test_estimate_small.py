@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pytest
 from scipy.signal import fftconvolve
 
 from hybrid_deblur.estimate import estimate_kernel
@@ -100,3 +101,21 @@ def test_motion_search_reaches_an_angle_the_spectral_fit_missed(monkeypatch):
     m = next(c for c in parametric_candidates(y, ev, 25) if c["name"] == "motion")
     assert abs(m["params"]["angle"] - 20) <= 4, m["params"]
     assert abs(m["params"]["length"] - 9) <= 2, m["params"]
+
+
+def test_blurs_within_the_priors_roll_off_are_not_candidates():
+    """An unblurred, smooth 128-px Kodak crop at sigma 0: a Gaussian of sigma 0.6 (the smallest
+    admissible) was chosen before session 8 and the restoration lost 27.6 dB."""
+    from hybrid_deblur.estimate.candidates import MIN_SPREAD, at_minimum
+    from hybrid_deblur.estimate.select import _spread
+
+    f = DATA / "kodak24" / "kodim03.png"
+    if not f.exists():
+        pytest.skip("needs ../shared/data/kodak24")
+    from PIL import Image
+
+    y = np.asarray(Image.open(f).convert("L"), float)[301:429, 31:159] / 255.0  # the tune crop
+    k, info = select_kernel(y, families=("identity", "parametric"))
+    assert info["decision"] == "identity" and k.shape == (1, 1), info["notes"]
+    for c in info["candidates"][1:]:
+        assert _spread(info["kernels"][c["name"]]) >= MIN_SPREAD and not at_minimum(c["params"])

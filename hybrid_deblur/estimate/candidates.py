@@ -28,7 +28,7 @@ import numpy as np
 
 from .evidence import SpectralEvidence
 
-__all__ = ["MIN_LENGTH", "MIN_RADIUS", "MIN_SIGMA", "center_crop", "learned_candidates",
+__all__ = ["MIN_LENGTH", "MIN_RADIUS", "MIN_SIGMA", "MIN_SPREAD", "at_minimum", "center_crop", "learned_candidates",
            "map_candidates", "parametric_candidates"]
 
 #: smallest parametric blurs that are candidates: below them a blur is the intrinsic
@@ -36,6 +36,14 @@ __all__ = ["MIN_LENGTH", "MIN_RADIUS", "MIN_SIGMA", "center_crop", "learned_cand
 #: (an unblurred Kodak kodim08 crop, sigma 0.01, was given a 3x3 disk of radius 0.75:
 #: 40.0 -> 28.5 dB). The motion ⊛ defocus grid already skipped L < 2, r < 1.
 MIN_LENGTH, MIN_RADIUS, MIN_SIGMA = 2.0, 1.0, 0.6
+#: smallest root-mean-square radius (px) of a parametric candidate (session 8). The evidence's
+#: prior already rolls off like a Gaussian PSF of std up to 1 px (``evidence.ROLL``; RMS radius
+#: 1.41), so a blur that small is confounded with a sharp photo's own softness: on the 114-px tune
+#: crops (4 images x 18 kernels x sigma 0-0.01) a Gaussian of sigma 0.7 (RMS radius 1.07) was
+#: chosen in 15 runs, 14 of them below the input (shake kernels, down to -0.7 dB). 1.25 sits below
+#: the roll-off so that the smallest blur of the no-harm matrix, a disk of radius 2 (1.50), and
+#: fits slightly under it stay candidates
+MIN_SPREAD = 1.25
 #: angle offsets (degrees) from the spectral fit searched for the motion candidate (then refined
 #: by +-2 deg); session 8: was +-2 deg only
 ANGLE_STEPS = (-12.0, -8.0, -4.0, -2.0, 0.0, 2.0, 4.0, 8.0, 12.0)
@@ -174,7 +182,30 @@ def parametric_candidates(g, ev: SpectralEvidence, cap: int) -> list[dict]:
         if best is not None:
             out.append({"name": "motion+defocus", "family": "parametric", "kernel": best[1],
                         "params": {"length": float(best[2][0]), "radius": float(best[2][1]), "angle": a0}})
-    return out
+    from .select import _spread
+
+    return [c for c in out if not at_minimum(c["params"]) and _spread(c["kernel"]) >= MIN_SPREAD]
+
+
+def at_minimum(p: dict, tol: float = 1e-6) -> bool:
+    """Whether parametric fit ``p`` is the smallest admissible blur (every part at its minimum).
+
+    Such a fit is not a candidate (session 8): the evidence wants a blur at or below the
+    roll-off of a sharp photo and the search stopped at the limit. On the 114-px tune crops
+    (4 images x 18 kernels x sigma 0-0.01) choosing one gained at most +0.6 dB and lost up to
+    27.6 dB (an unblurred crop given a Gaussian of sigma 0.6 at sigma 0); a 15-px shake read as
+    motion 2 px + disk 1 px: -1.2 dB.
+
+    Examples
+    --------
+    >>> at_minimum({"radius": 1.0}), at_minimum({"radius": 2.0}), at_minimum({"length": 2.0, "radius": 0.0})
+    (True, False, True)
+    """
+    L, r, s = p.get("length"), p.get("radius"), p.get("sigma")
+    if s is not None:
+        return s <= MIN_SIGMA + tol
+    parts = [v <= lim + tol for v, lim in ((L, MIN_LENGTH), (r, MIN_RADIUS)) if v is not None and v > 0]
+    return bool(parts) and all(parts)
 
 
 def map_candidates(g, sizes, *, crop: int, progress: bool = False) -> list[dict]:
