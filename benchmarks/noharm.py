@@ -125,7 +125,11 @@ def restore(method, y, k):
         warnings.simplefilter("ignore")  # NoBlurWarning is recorded in the report
         if method.startswith("blind:"):
             x, rep = _deblurrer(method).restore(y, return_report=True)
-            return x, {"decision": rep["decision"], "psf_shape": list(np.shape(rep["psf"]))}
+            est = rep["estimate"]  # what the estimator chose and why (the harmed cells' story)
+            return x, {"decision": rep["decision"], "psf_shape": list(np.shape(rep["psf"])),
+                       "chosen": est.params.get("chosen"), "path": est.params.get("path"),
+                       "confidence": round(float(est.confidence), 4),
+                       "notes": list(est.params.get("notes") or [])}
         return _deblurrer(method).restore(y, k), {}
 
 
