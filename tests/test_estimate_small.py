@@ -119,3 +119,17 @@ def test_blurs_within_the_priors_roll_off_are_not_candidates():
     assert info["decision"] == "identity" and k.shape == (1, 1), info["notes"]
     for c in info["candidates"][1:]:
         assert _spread(info["kernels"][c["name"]]) >= MIN_SPREAD and not at_minimum(c["params"])
+
+
+def test_tile_check_covers_kernels_up_to_half_a_small_tile():
+    """Kernels of 17-31 px on a ~114-px image went unchecked before session 8 (no 128-px tiles
+    fit): the 64-px tiles now check them, and a blur that only some regions support loses."""
+    from hybrid_deblur.estimate.select import tile_consistency
+    from hybrid_deblur.psf import combine, disk
+
+    y = _blur(_natural(136), linear_motion(9, 20), 0.01)  # 128 x 128 observed
+    k23 = combine(linear_motion(15, 90), disk(3))  # a wrong 21-px kernel
+    share, n = tile_consistency(y, k23 / k23.sum(), 0.01)
+    assert n >= 4
+    share_ok, n_ok = tile_consistency(y, linear_motion(9, 20), 0.01)
+    assert n_ok >= 4 and share_ok > share

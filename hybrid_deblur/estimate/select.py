@@ -119,13 +119,15 @@ def tile_consistency(y, k, sigma: float) -> tuple[float, int]:
 
     A spatially invariant blur explains every region; a kernel that only fits some
     texture (or a failed estimate) does not. Tiles are 128 px (256 px for kernels over
-    42 px; 64 px for kernels up to 15 px on images too small for four 128-px tiles),
+    42 px; 64 px for kernels up to 31 px on images too small for four 128-px tiles),
     50 % overlap; ``(1.0, 0)`` when fewer than 4 tiles fit.
     """
     from .evidence import tile_corners
 
     t = 128 if max(np.shape(k)) <= 42 else 256
-    if max(np.shape(k)) <= 15 and (min(y.shape) < t or len(tile_corners(y.shape, t, 36)) < 4):
+    # up to half a 64-px tile (was 15 px until session 8: kernels of 17-31 px on ~114-px images
+    # went unchecked; tune crops: a Gaussian read as a 23-px motion * disk, -2.5 dB, now caught)
+    if max(np.shape(k)) <= 31 and (min(y.shape) < t or len(tile_corners(y.shape, t, 36)) < 4):
         t = 64  # small images: small tiles for small kernels
     if min(y.shape) < t:
         return 1.0, 0
