@@ -47,8 +47,9 @@ sys.path.insert(0, str(ROOT))
 from hybrid_deblur.analysis.nonblind import to_jsonable, write_text_atomic  # noqa: E402
 
 CLASSICAL = ("hqs-hl", "hqs-tv", "wiener")
-LEARNED = ("pnp-drunet", "pnp-drunet-fast", "unrolled-pnp", "unrolled-hqs", "deep-wiener", "unrolled-rl")
-STEMS = {"pnp-drunet": "drunet_gray", "pnp-drunet-fast": "drunet_gray", "unrolled-pnp": "unrolled_pnp_gray", "unrolled-hqs": "unrolled_hqs_gray",
+LEARNED = ("pnp-drunet", "pnp-drunet-fast", "pnp-drunet-lite", "unrolled-pnp", "unrolled-hqs", "deep-wiener", "unrolled-rl")
+STEMS = {"pnp-drunet": "drunet_gray", "pnp-drunet-fast": "drunet_gray", "pnp-drunet-lite": "drunet_lite_gray",
+         "unrolled-pnp": "unrolled_pnp_gray", "unrolled-hqs": "unrolled_hqs_gray",
          "deep-wiener": "deep_wiener_gray", "unrolled-rl": "unrolled_rl_gray"}
 FAMILIES = ("camera_shake", "mixed", "defocus", "identity")
 #: method -> extra options (``--denoiser`` / ``--unrolled-pnp`` weight files)
@@ -89,6 +90,8 @@ def _restore(method: str, y, k, sigma):
     if method.endswith("/torch"):  # the denoiser on the torch engine (default: onnxruntime when installed)
         method = method[: -len("/torch")]
         opts = dict(OPTIONS.get(method, {}), engine="torch")
+    if method == "pnp-drunet-lite/float32":  # the lite denoiser in float32 (a CPU without native bf16)
+        method, opts = "pnp-drunet-lite", dict(OPTIONS.get("pnp-drunet-lite", {}), denoiser_precision="float32")
     if method == "pnp-drunet/x8-last":  # the x8 self-ensemble on the last iteration
         method, opts = "pnp-drunet", dict(OPTIONS.get("pnp-drunet", {}), ensemble=1)
     if method in ("pnp-drunet/gray-per-channel", "pnp-drunet/opponent"):
@@ -197,7 +200,9 @@ def speed(methods, size=512, ksize=25, repeats=2) -> dict:
     """CPU seconds per megapixel, side by side in this run (repeats interleaved across methods).
 
     With onnxruntime installed (the default denoiser engine then), ``pnp-drunet`` and
-    ``pnp-drunet-fast`` are also timed with the denoiser on the torch engine (``/torch``).
+    ``pnp-drunet-fast`` are also timed with the denoiser on the torch engine (``/torch``);
+    on a CPU with native bf16 (where ``pnp-drunet-lite`` runs its denoiser in bfloat16) the lite
+    method is also timed in float32 (``pnp-drunet-lite/float32``).
     """
     from hybrid_deblur.learned.denoiser_onnx import onnx_available
     from hybrid_deblur.psf import trajectory_motion
@@ -206,6 +211,10 @@ def speed(methods, size=512, ksize=25, repeats=2) -> dict:
     k = trajectory_motion(size=ksize, seed=3)
     if onnx_available():
         methods = list(methods) + [m + "/torch" for m in methods if m in ("pnp-drunet", "pnp-drunet-fast")]
+    from hybrid_deblur.learned.denoiser_data import cpu_has_bf16
+
+    if "pnp-drunet-lite" in methods and cpu_has_bf16():
+        methods = list(methods) + ["pnp-drunet-lite/float32"]
     for m in methods:
         _restore(m, y, k, 0.01)  # warm-up
     ts: dict = {m: [] for m in methods}
@@ -278,6 +287,8 @@ def main(argv=None) -> int:
     ap.add_argument("--levin-kernels", default="1,2,3,4,5,6,7,8", help="Levin kernels used (subset: say so)")
     ap.add_argument("--levin-sigmas", default="2.55,7.65", help="Levin noise levels (x/255)")
     ap.add_argument("--denoiser", default=None, help="denoiser weights for pnp-drunet (default: shipped)")
+    ap.add_argument("--lite-denoiser", default=None, help="denoiser weights for pnp-drunet-lite (default: shipped)")
+    ap.add_argument("--speed-repeats", type=int, default=2, help="interleaved repeats of the speed section")
     ap.add_argument("--unrolled-pnp", default=None, help="weights for unrolled-pnp (default: shipped)")
     ap.add_argument("--colour-denoiser", default=None,
                     help="3-channel denoiser weights for the pnp-drunet/joint colour row (default: shipped)")
@@ -285,6 +296,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.denoiser:
         OPTIONS["pnp-drunet"] = OPTIONS["pnp-drunet-fast"] = {"weights": args.denoiser}
+    if args.lite_denoiser:
+        OPTIONS["pnp-drunet-lite"] = {"weights": args.lite_denoiser}
     if args.unrolled_pnp:
         OPTIONS["unrolled-pnp"] = {"weights": args.unrolled_pnp}
     if args.colour_denoiser:
@@ -328,7 +341,8 @@ def main(argv=None) -> int:
                       ("psnr", "false_colour")), ""]
         print(md[-2], flush=True)
     if "speed" in sections:
-        report["speed"] = speed([m for m in methods if m.split("/")[0] in LEARNED or m == "hqs-hl"])
+        report["speed"] = speed([m for m in methods if m.split("/")[0] in LEARNED or m == "hqs-hl"],
+                                repeats=args.speed_repeats)
         sp = report["speed"]
         md += ["### CPU seconds per megapixel (512^2 gray, 25 px kernel, "
                f"{args.threads} threads, load {sp['load_average'][0]:.1f} on {sp['cpu_count']} cores)", "",

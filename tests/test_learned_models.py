@@ -180,6 +180,7 @@ def test_inference_keeps_kind_shape_and_dtype():
 def test_shipped_weights_verify_and_have_a_model_card():
     from hybrid_deblur.learned.inference import SHIPPED, get_method_function
     from hybrid_deblur.learned.pnp import SHIPPED_DENOISERS, pnp_drunet
+    from hybrid_deblur.learned.pnp_presets import LITE_STEM, pnp_drunet_lite
 
     files = shipped_weights()
     # issue 17: every shipped weight file of the package together (e2e zoo included) <= 25 MB
@@ -198,6 +199,8 @@ def test_shipped_weights_verify_and_have_a_model_card():
         load_model(p)
         if stem in SHIPPED_DENOISERS.values():  # a denoiser prior: served by pnp-drunet
             fn = pnp_drunet
+        elif stem == LITE_STEM:  # the small denoiser of pnp-drunet-lite
+            fn = pnp_drunet_lite
         else:
             fn = get_method_function(next(n for n, v in SHIPPED.items() if stem in v[:2]))
         assert fn(y, _kernel(5), sigma=0.01).shape == (40, 40)

@@ -36,6 +36,8 @@ METHODS: dict[str, tuple[str, str, str]] = {
     "unrolled-rl": ("hybrid_deblur.learned.inference", "unrolled_rl", "learned unrolled RL (shipped weights)"),
     "pnp-drunet": ("hybrid_deblur.learned.pnp", "pnp_drunet", "plug-and-play HQS with the learned DRUNet denoiser (DPIR)"),
     "pnp-drunet-fast": ("hybrid_deblur.learned.pnp", "pnp_drunet_fast", "pnp-drunet with 4 DPIR iterations (half the time)"),
+    "pnp-drunet-lite": ("hybrid_deblur.learned.pnp_presets", "pnp_drunet_lite",
+                        "pnp-drunet with a 4x smaller denoiser, 3 iterations (<= 1 s/MP gray, one thread)"),
     "unrolled-pnp": ("hybrid_deblur.learned.inference", "unrolled_pnp", "UnrolledHQS on the DRUNet denoiser, fine-tuned on valid blur"),
     # end-to-end zoo (no kernel: psf and sigma are accepted and ignored)
     "e2e-nafnet": ("hybrid_deblur.learned.e2e.restore", "nafnet", "end-to-end NAFNet-style baseline"),
@@ -62,7 +64,7 @@ KINDS: dict[str, str] = {
     "wiener": "classical", "tikhonov": "classical", "rl": "classical", "rl-tv": "classical",
     "hqs-tv": "classical", "hqs-hl": "classical",
     "unrolled-hqs": "hybrid", "deep-wiener": "hybrid", "unrolled-rl": "hybrid",
-    "pnp-drunet": "hybrid", "unrolled-pnp": "hybrid",
+    "pnp-drunet": "hybrid", "pnp-drunet-lite": "hybrid", "unrolled-pnp": "hybrid",
     "e2e-nafnet": "end-to-end", "e2e-restormer": "end-to-end", "e2e-msfusion": "end-to-end",
     "e2e-progressive-gan": "end-to-end", "e2e-deblurgan-v2": "end-to-end", "e2e-deblurgan": "end-to-end",
     "e2e-unet": "end-to-end", "e2e-deblurcnn": "end-to-end",

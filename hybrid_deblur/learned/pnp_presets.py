@@ -73,9 +73,9 @@ LITE_STEM = "drunet_lite_gray"
 #: DPIR iterations of :func:`pnp_drunet_lite`
 LITE_ITERATIONS = 3
 #: λ of :func:`pnp_drunet_lite`
-LITE_LAMBDA = 0.23
+LITE_LAMBDA = 0.135
 #: CG iterations per data step of :func:`pnp_drunet_lite` (pnp-drunet: the engine's PNP_DATA_ITERS)
-LITE_DATA_ITERS = 4
+LITE_DATA_ITERS = 3
 #: ``denoiser_precision`` of :func:`pnp_drunet_lite`: ``"auto"`` = bfloat16 on a CPU with
 #: native bf16 (AVX-512 BF16 / AMX; elsewhere it is emulated and several times slower), else float32
 LITE_PRECISIONS = ("auto", "float32", "bfloat16")
