@@ -133,3 +133,25 @@ def test_tile_check_covers_kernels_up_to_half_a_small_tile():
     assert n >= 4
     share_ok, n_ok = tile_consistency(y, linear_motion(9, 20), 0.01)
     assert n_ok >= 4 and share_ok > share
+
+
+def test_doubled_motion_length_may_pass_the_size_cap_on_small_images(monkeypatch):
+    """A 25-px motion on a 106-px image (24 % of it) read at half length: the doubled-length
+    alternative is searched up to the tile check's 31 px there, within the 20 % cap elsewhere."""
+    import hybrid_deblur.estimate.select as S
+
+    seen = []
+    real = S._doubled
+
+    def spy(c, ev, cap):
+        seen.append(cap)
+        return real(c, ev, cap)
+
+    monkeypatch.setattr(S, "_doubled", spy)
+    y = _blur(_natural(120), linear_motion(13, 60), 0.01)  # 106 x 106 observed
+    _, info = select_kernel(y, families=("identity", "parametric"))
+    assert info["chosen"].startswith("motion") and seen[0] == 31 > info["cap"]
+    big = _blur(_natural(300), linear_motion(13, 60), 0.01)
+    seen.clear()
+    _, info = select_kernel(big, families=("identity", "parametric"))
+    assert info["chosen"].startswith("motion") and seen[0] == info["cap"]
