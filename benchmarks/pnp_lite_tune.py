@@ -3,7 +3,7 @@
 Never the test images: the trainer's held-out files (every 33rd of train400 + cbsd432, the
 denoiser never trained on them), centre crops, gray linear light, fresh kernels from the
 generators (:func:`hybrid_deblur.learned.data.sample_kernel`, seeds 900+; camera shake, mixed,
-defocus, Gaussian, linear and the 1x1 identity), ``valid`` blur, σ ∈ {0.01, 0.03}; PSNR on the
+defocus, Gaussian, linear and the 1x1 identity), ``valid`` blur, σ ∈ {0.01, 0.03} (``--sigmas``); PSNR on the
 observed frame. The cases are split in two disjoint halves (even / odd image) so a choice made
 on one can be checked on the other. ``hqs-hl`` and ``pnp-drunet`` are the references.
 
@@ -66,7 +66,7 @@ def cases(imgs, sigmas=(0.01, 0.03)):
 def run_method(name: str, c: dict, weights: str | None):
     from hybrid_deblur.analysis.registry import restore
 
-    if name in ("hqs-hl", "pnp-drunet"):
+    if ":" not in name:  # a registered method (e.g. the pnp-drunet-lite preset itself)
         return restore(c["y"], c["k"], method=name, boundary="auto", sigma=c["sigma"])
     from hybrid_deblur.learned.pnp_presets import pnp_drunet_lite
 
@@ -84,6 +84,7 @@ def main(argv=None) -> int:
     ap.add_argument("--configs", default="3:0.23:4")
     ap.add_argument("--refs", default="hqs-hl,pnp-drunet")
     ap.add_argument("--crop", type=int, default=160)
+    ap.add_argument("--sigmas", default="0.01,0.03", help="noise levels (given to every method)")
     ap.add_argument("--images", type=int, default=26)
     ap.add_argument("--out", default="bench_out/pnp_lite_tune.json")
     a = ap.parse_args(argv)
@@ -95,7 +96,8 @@ def main(argv=None) -> int:
     methods = [m for m in a.refs.split(",") if m] + [m for m in a.configs.split(",") if m]
     rows = []
     t0 = time.time()
-    for c in cases(held_out_images(Path(a.data), a.images, a.crop)):
+    sig = tuple(float(v) for v in a.sigmas.split(","))
+    for c in cases(held_out_images(Path(a.data), a.images, a.crop), sig):
         for m in methods:
             x = np.asarray(run_method(m, c, a.weights), dtype=np.float64)
             rows.append({"method": m, "image": c["image"], "family": c["family"], "sigma": c["sigma"],

@@ -52,6 +52,24 @@ def test_lite_preset_is_pnp_drunet_with_its_settings():
         pnp_drunet(y, k, sigma=0.01, model=net, num_iter=5, lam=0.3, data_iters=P.LITE_DATA_ITERS))
 
 
+def test_low_noise_runs_more_iterations_and_cg_steps():
+    """Below LITE_LOW_SIGMA (given or estimated) the preset switches to 4 iterations / 6 CG."""
+    x, y, k = _case(seed=4, sigma=0.0)
+    net = _net(4)
+    low = pnp_drunet(y, k, model=net, sigma=0.004, num_iter=P.LITE_LOW_SIGMA_ITERATIONS,
+                     lam=P.LITE_LAMBDA, data_iters=P.LITE_LOW_SIGMA_DATA_ITERS)
+    got, info = P.pnp_drunet_lite(y, k, sigma=0.004, model=net, denoiser_precision="float32",
+                                  return_info=True)
+    np.testing.assert_array_equal(got, low)
+    assert len(info["sigma_schedule"]) == P.LITE_LOW_SIGMA_ITERATIONS
+    _, info = P.pnp_drunet_lite(y, k, model=net, denoiser_precision="float32", return_info=True)
+    assert len(info["sigma_schedule"]) == P.LITE_LOW_SIGMA_ITERATIONS  # sigma estimated: ~0
+    _, info = P.pnp_drunet_lite(y, k, sigma=0.004, model=net, num_iter=2, denoiser_precision="float32",
+                                return_info=True)
+    assert len(info["sigma_schedule"]) == 2  # an explicit setting wins
+    assert P.LITE_LOW_SIGMA < 0.01  # the speed target (sigma 0.01) runs the fast setting
+
+
 def test_data_iters_reach_the_engines_cg_step():
     """pnp_drunet(data_iters=n) is the engine's HQS with n CG iterations per data step, and n
     matters (1 iteration is not the default's result)."""
