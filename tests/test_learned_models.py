@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -199,6 +200,8 @@ def test_shipped_weights_verify_and_have_a_model_card():
         load_model(p)
         if stem in SHIPPED_DENOISERS.values():  # a denoiser prior: served by pnp-drunet
             fn = pnp_drunet
+        elif stem == "drunet_gray":  # the former prior, still shipped: pnp-drunet with weights=
+            fn = partial(pnp_drunet, weights=p)
         elif stem == LITE_STEM:  # the small denoiser of pnp-drunet-lite
             fn = pnp_drunet_lite
         else:
