@@ -342,8 +342,8 @@ def _pcg(apply_M, b, precond, x, tol, maxiter, nd):
         best = _where(improved, resv, best)
         since = _where(improved, since * 0, since + 1)
         active = active & (resv > tol) & (since < 25)
-        if not bool(B.to_numpy(active).any()):
-            break
+        if it == maxiter or not bool(B.to_numpy(active).any()):
+            break  # the last step's preconditioned residual would never be used
         zz = precond(r)
         rz_new = _dot(r, zz, nd)
         okr = rz > 0
