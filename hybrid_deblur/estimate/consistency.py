@@ -35,7 +35,6 @@ def _l1l2(y, k) -> float:
     return float((np.abs(gx).sum() + np.abs(gy).sum()) / np.sqrt((gx ** 2).sum() + (gy ** 2).sum() + 1e-30))
 
 
-
 def consistent_map(g, runs, *, agreement: float = 0.9, explained: float = 0.5,
                    flip_gap: float = 0.05, relax: float = 0.1) -> dict | None:
     """The best self-consistent MAP run, or None.
